@@ -1,0 +1,25 @@
+"""assay: evaluate ML models with confidence intervals, slices and release gates."""
+
+from assay._errors import AssayError, InputError, SpecError
+from assay.api import evaluate
+from assay.metrics import all_metrics, get_task, register_task, task_names
+from assay.results import EvaluationResult
+from assay.spec import EvalSpec, load_spec, parse_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AssayError",
+    "EvalSpec",
+    "EvaluationResult",
+    "InputError",
+    "SpecError",
+    "__version__",
+    "all_metrics",
+    "evaluate",
+    "get_task",
+    "load_spec",
+    "parse_spec",
+    "register_task",
+    "task_names",
+]

@@ -1,0 +1,256 @@
+"""The evaluation pipeline: rows -> partition -> states -> estimates -> result rows."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from assay._errors import SpecError
+from assay.data import EvalRows, load_rows
+from assay.engine import Partition
+from assay.engine._replicates import cell_replicates, poisson_replicates
+from assay.engine._states import aggregate_duckdb, aggregate_numpy
+from assay.metrics import Context, Estimate, SliceStats, Task, get_task
+from assay.metrics._base import OK, TOO_SMALL, gap
+from assay.metrics._task import RowArrays
+from assay.results import EvaluationResult
+from assay.slicing import build_partition
+from assay.spec import EvalSpec
+
+#: progress(stage, done, total)
+Progress = Callable[[str, int, int], None]
+
+
+def resolve_metrics(spec: EvalSpec, task: Task) -> list[str]:
+    """The metric names to compute; unknown names stop with the list of valid ones."""
+    if spec.metrics == "all":
+        return list(task.metrics)
+    unknown = [m for m in spec.metrics if m not in task.metrics]
+    if unknown:
+        raise SpecError(
+            f"metrics: unknown metric(s) {', '.join(repr(u) for u in unknown)} for task "
+            f"{spec.task!r}. Allowed: {', '.join(task.metrics)}"
+        )
+    return list(spec.metrics)
+
+
+def _fetch_rows(rows: EvalRows, partition: Partition) -> dict[str, np.ndarray]:
+    """Read the standardised columns and the slice codes of usable rows into memory."""
+    cols = ["__y", "__w"] + [c for cs in rows.score_columns for c in cs]
+    cols += [f"__ok{i}" for i in range(len(rows.score_columns))]
+    codes = [f"({d.sql})::INTEGER AS __d{j}" for j, d in enumerate(partition.base)]
+    any_ok = " OR ".join(f"__ok{i}" for i in range(len(rows.score_columns)))
+    table = rows.con.sql(
+        f"SELECT {', '.join(cols + codes)} FROM {rows.relation} WHERE {any_ok}"
+    ).to_arrow_table()
+    out = {}
+    for name in table.column_names:
+        col = table.column(name)
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        out[name] = arr.to_numpy(zero_copy_only=False)
+    return out
+
+
+def _model_arrays(raw: dict[str, np.ndarray], rows: EvalRows, i: int, n_dims: int) -> RowArrays:
+    ok = raw[f"__ok{i}"]
+    keep = None if ok.all() else ok
+
+    def take(a: np.ndarray) -> np.ndarray:
+        return a if keep is None else a[keep]
+
+    y = take(raw["__y"])
+    y = y.astype(np.float64) if rows.spec.task == "regression" else y.astype(np.int64)
+    w = take(raw["__w"]).astype(np.float64) if rows.spec.weight else None
+    scores = [take(raw[c]).astype(np.float64) for c in rows.score_columns[i]]
+    codes = [take(raw[f"__d{j}"]).astype(np.int64) for j in range(n_dims)]
+    return RowArrays(y=y, w=w, scores=scores, codes=codes)
+
+
+def _slice_rows(arrays: RowArrays, partition: Partition) -> Iterator[np.ndarray | None]:
+    """Row indices of each slice, in the partition's slice order (None = all rows)."""
+    yield None
+    cross_codes: dict[int, np.ndarray] = {}
+    dims = partition.all_dimensions
+    for di, level in partition._index[1:]:
+        dim = dims[di]
+        if dim.is_cross:
+            if di not in cross_codes:
+                code = np.zeros(arrays.y.size, dtype=np.int64)
+                for p in dim.parts:
+                    code = code * len(partition.base[p].levels) + arrays.codes[p]
+                cross_codes[di] = code
+            code = cross_codes[di]
+        else:
+            code = arrays.codes[di]
+        yield np.flatnonzero(code == level)
+
+
+def _level_cells(task: Task, per_slice: list, partition: Partition, ctx: Context,
+                 extras: list[dict[str, Any]]) -> list[list[tuple[int | None, dict]]]:
+    """For each dimension, the resampling cells of every level (see ``cell_replicates``)."""
+    out: list[list[tuple[int | None, dict]]] = []
+    by_dim: dict[int, list[int]] = {}
+    for j, (di, _level) in enumerate(partition._index[1:], start=1):
+        by_dim.setdefault(di, []).append(j)
+    assert task.resample_cells is not None
+    for di, dim in enumerate(partition.all_dimensions):
+        js = by_dim.get(di, [])
+        levels: list[tuple[int | None, dict]] = [
+            (j, task.resample_cells(per_slice[j], ctx, extras[j])) for j in js]
+        if dim.levels == ["false", ""]:  # predicate: the rows outside it are a level too
+            rest = _minus(per_slice[0], per_slice[js[0]])
+            levels.append((None, task.resample_cells(rest, ctx, extras[0])))
+        out.append(levels)
+    return out
+
+
+def _take(states: dict[str, dict[str, np.ndarray]], j: int) -> dict[str, dict[str, np.ndarray]]:
+    return {s: {v: a[j:j + 1] for v, a in vals.items()} for s, vals in states.items()}
+
+
+def _minus(a: dict[str, dict[str, np.ndarray]], b: dict[str, dict[str, np.ndarray]]):
+    return {s: {v: a[s][v] - b[s][v] for v in a[s]} for s in a}
+
+
+def _row_count(states: dict[str, dict[str, np.ndarray]]) -> int:
+    first = next(iter(states.values()))
+    return int(round(float(first["n"].sum())))
+
+
+def _expand(name: str, est: Estimate | dict[str, Estimate]) -> list[tuple[str, Estimate]]:
+    if isinstance(est, dict):
+        return [(f"{name}[{k}]", e) for k, e in est.items()]
+    return [(name, est)]
+
+
+def evaluate_spec(
+    spec: EvalSpec,
+    base_dir: Path | str = ".",
+    data: pa.Table | None = None,
+    *,
+    exclude_invalid: bool = False,
+    progress: Progress | None = None,
+) -> EvaluationResult:
+    """Run one evaluation and return its tidy result."""
+    started = time.time()
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal tick
+        now = time.perf_counter()
+        timings[name] = timings.get(name, 0.0) + now - tick
+        tick = now
+
+    report = progress or (lambda stage, done, total: None)
+    task = get_task(spec.task)
+    metric_names = resolve_metrics(spec, task)
+    report("validating inputs", 0, 1)
+    rows = load_rows(spec, base_dir, data, exclude_invalid=exclude_invalid)
+    partition = build_partition(rows)
+    step("validate")
+    weighted = spec.weight is not None
+    engine = spec.engine
+    n_models = len(spec.models)
+    raw: dict[str, np.ndarray] | None = None
+    records: list[dict[str, Any]] = []
+    slice_sizes: dict[str, dict[str, int]] = {}
+    for i, model in enumerate(spec.models):
+        report(f"evaluating {model.name}", i, n_models)
+        ctx = Context(
+            confidence=spec.confidence, seed=spec.seed, replicates=spec.bootstrap,
+            threshold=spec.threshold, score_bins=spec.score_bins,
+            calibration_bins=spec.calibration_bins, weighted=weighted, classes=rows.classes,
+            top_k=spec.top_k, metrics=tuple(metric_names),
+        )
+        if spec.task == "regression":
+            shift = rows.con.execute(f"SELECT avg(__y) FROM {rows.relation} WHERE __ok{i}").fetchall()[0]
+            ctx.label_shift = float(shift[0]) if shift and shift[0] is not None else 0.0
+        need_rows = engine == "numpy" or weighted or task.needs_rows(ctx, metric_names)
+        arrays = None
+        if need_rows:
+            if raw is None:
+                raw = _fetch_rows(rows, partition)
+                step("read")
+            arrays = _model_arrays(raw, rows, i, len(partition.base))
+        if engine == "numpy":
+            assert arrays is not None
+            for dim, codes in zip(partition.base, arrays.codes, strict=True):
+                dim.codes = codes
+            states = aggregate_numpy(task.numpy_states(arrays, ctx), partition,
+                                     partition.atom_codes(), arrays.y.size)
+        else:
+            states = aggregate_duckdb(rows.con, rows.relation,
+                                      task.sql_states(rows.score_columns[i], ctx), partition,
+                                      where=rows.model_filter(i))
+        step("aggregate")
+        per_slice = [_take(states, j) for j in range(len(partition.keys))]
+        extras: list[dict[str, Any]] = [{} for _ in per_slice]
+        if task.extras is not None:
+            extras = task.extras(arrays, per_slice, partition, ctx,
+                                 slice_rows=lambda a=arrays: _slice_rows(a, partition))
+        slice_reps: list[dict | None] = [None] * len(per_slice)
+        comp_reps: list[dict | None] = [None] * len(per_slice)
+        if weighted and task.replicate_requests is not None:
+            assert arrays is not None
+            reps = poisson_replicates(
+                task.replicate_requests(arrays, ctx, extras[0]), partition, arrays.codes,
+                arrays.y.size, spec.bootstrap, (spec.seed, i))
+            for j in range(len(per_slice)):
+                slice_reps[j] = {s: {v: a[j] for v, a in vals.items()} for s, vals in reps.items()}
+                if j:
+                    comp_reps[j] = {s: {v: a[0] - a[j] for v, a in vals.items()}
+                                    for s, vals in reps.items()}
+        elif task.resample_cells is not None:
+            slice_reps, comp_reps = cell_replicates(
+                _level_cells(task, per_slice, partition, ctx, extras), 
+                task.resample_cells(per_slice[0], ctx, extras[0]),
+                spec.bootstrap, (spec.seed, i), len(per_slice))
+        step("row passes")
+        n_all = _row_count(per_slice[0])
+        sizes: dict[str, int] = {}
+        for j, key in enumerate(partition.keys):
+            n_j = _row_count(per_slice[j])
+            if key.kind == "cross" and n_j == 0:
+                continue  # combinations that do not occur are not slices
+            sizes[key.label] = n_j
+            base = {"model": model.name, "slice": key.label, "dimension": key.dimension,
+                    "level": key.level if key.kind != "where" else "", "n": n_j}
+            if j > 0 and n_j < spec.min_slice_size:
+                why = "empty slice" if n_j == 0 else f"fewer than min_slice_size={spec.min_slice_size} rows"
+                for name in metric_names:
+                    records.append(base | {"metric": name, "value": math.nan, "ci_low": math.nan,
+                                           "ci_high": math.nan, "method": "", "status": TOO_SMALL,
+                                           "note": why, "gap": math.nan, "gap_low": math.nan,
+                                           "gap_high": math.nan})
+                continue
+            st = SliceStats(per_slice[j], ctx, n_j, (i, j, 0), slice_reps[j], extras[j])
+            comp = None
+            if j > 0 and n_all - n_j > 0:
+                comp_extras = {k: v for k, v in extras[j].items() if k == "coarse_map"}
+                comp = SliceStats(_minus(per_slice[0], per_slice[j]), ctx, n_all - n_j,
+                                  (i, j, 1), comp_reps[j], comp_extras)
+            for name in metric_names:
+                mdef = task.metrics[name]
+                ests = _expand(name, mdef.compute(st))
+                comps = dict(_expand(name, mdef.compute(comp))) if comp is not None else {}
+                for full, est in ests:
+                    g = gap(est, comps[full], ctx) if full in comps else (math.nan,) * 3
+                    records.append(base | {
+                        "metric": full, "value": est.value, "ci_low": est.low, "ci_high": est.high,
+                        "method": est.method, "status": est.status, "note": est.note,
+                        "gap": g[0], "gap_low": g[1], "gap_high": g[2]})
+        slice_sizes[model.name] = sizes
+        step("estimate")
+    report("done", n_models, n_models)
+    finished = time.time()
+    return EvaluationResult.from_records(
+        spec=spec, records=records, excluded=rows.excluded, n_rows=rows.n_rows,
+        classes=rows.classes, inputs=rows.inputs, slice_sizes=slice_sizes, timings=timings,
+        started=started, finished=finished, base_dir=str(base_dir))

@@ -1,0 +1,99 @@
+"""Python API: ``assay.evaluate`` takes a spec (file, mapping or object) or tables and arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from assay._errors import InputError
+from assay._evaluate import Progress, evaluate_spec
+from assay.results import EvaluationResult
+from assay.spec import EvalSpec, load_spec, parse_spec
+
+TableLike = pd.DataFrame | pa.Table | Mapping[str, Any]
+
+
+def _to_arrow(data: TableLike) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if isinstance(data, Mapping):
+        return pa.table({k: np.asarray(v) if not isinstance(v, pa.Array) else v
+                         for k, v in data.items()})
+    raise InputError(f"data must be a pandas DataFrame, a pyarrow Table or a mapping of column "
+                     f"name -> array; got {type(data).__name__}")
+
+
+def evaluate(
+    spec: EvalSpec | Mapping[str, Any] | str | Path | None = None,
+    *,
+    data: TableLike | None = None,
+    predictions: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    exclude_invalid: bool = False,
+    **fields: Any,
+) -> EvaluationResult:
+    """Evaluate models on a dataset; returns metrics with confidence intervals per slice.
+
+    ``spec`` is a YAML path, a mapping or an :class:`EvalSpec`; keyword ``fields`` override or
+    supply spec keys (``task``, ``label``, ``slices``, ...). ``data`` is an in-memory table
+    (pandas, Arrow, or a mapping of NumPy arrays) used instead of ``spec.data``.
+    ``predictions`` maps a model name to an array of its scores (binary: probability of the
+    positive class; regression: predicted value; multiclass: an (n, k) array in class order)
+    aligned with the rows of ``data``.
+
+    Example::
+
+        result = assay.evaluate(data=df, label="y", predictions={"model": p},
+                                slices=[{"column": "region"}])
+        result.table  # model, slice, metric, value, ci_low, ci_high, n, method, ...
+    """
+    base_dir: Path = Path(".")
+    if isinstance(spec, str | Path):
+        loaded = load_spec(spec)
+        base_dir = Path(spec).resolve().parent
+        raw = loaded.model_dump(exclude_unset=True)
+    elif isinstance(spec, EvalSpec):
+        raw = spec.model_dump(exclude_unset=True)
+    else:
+        raw = dict(spec or {})
+    raw.update(fields)
+    table = _to_arrow(data) if data is not None else None
+    if predictions:
+        if table is None:
+            raise InputError("predictions given as arrays need 'data' as an in-memory table")
+        models = list(raw.get("models") or [])
+        task = raw.get("task", "binary")
+        for name, values in predictions.items():
+            arr = np.asarray(values, dtype=np.float64)
+            if arr.shape[0] != table.num_rows:
+                raise InputError(f"predictions[{name!r}] has {arr.shape[0]} rows but data has "
+                                 f"{table.num_rows}; they must be aligned row by row")
+            if task == "multiclass":
+                if arr.ndim != 2:
+                    raise InputError(f"predictions[{name!r}]: multiclass needs an (n, k) array of "
+                                     "class probabilities")
+                classes = raw.get("classes")
+                if classes is None:
+                    raise InputError("multiclass predictions as arrays need 'classes' (their column order)")
+                cols = {}
+                for j, c in enumerate(classes):
+                    col = f"__pred_{name}_{j}"
+                    table = table.append_column(col, pa.array(arr[:, j]))
+                    cols[str(c)] = col
+                models.append({"name": name, "scores": cols})
+            else:
+                col = f"__pred_{name}"
+                table = table.append_column(col, pa.array(arr))
+                key = "prediction" if task == "regression" else "score"
+                models.append({"name": name, key: col})
+        raw["models"] = models
+    spec_obj = parse_spec(raw, source="evaluate()")
+    return evaluate_spec(spec_obj, base_dir, table, exclude_invalid=exclude_invalid,
+                         progress=progress)

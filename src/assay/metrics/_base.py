@@ -1,0 +1,149 @@
+"""What a metric is: a declared function from a slice's sufficient statistics to an estimate.
+
+A metric never sees rows. It receives a :class:`SliceStats` (the states of one slice, or of
+its complement) and returns an :class:`Estimate`: the value, its interval, the method that
+produced the interval, and what is needed to compare the slice with the rest of the rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assay.stats import Interval, newcombe_difference, percentile_interval, z_value
+
+OK = "ok"
+UNDEFINED = "undefined"
+TOO_SMALL = "too_small"
+
+
+@dataclass
+class Context:
+    """Settings shared by every metric of one evaluation."""
+
+    confidence: float
+    seed: int
+    replicates: int
+    threshold: float
+    score_bins: int
+    calibration_bins: int
+    weighted: bool
+    classes: list[Any]
+    top_k: int = 2
+    coarse_cells: int = 64
+    metrics: tuple[str, ...] = ()
+    label_shift: float = 0.0
+
+
+@dataclass
+class SliceStats:
+    """The sufficient statistics of one slice (or complement) for one model."""
+
+    states: dict[str, dict[str, np.ndarray]]
+    ctx: Context
+    n: int
+    rng_key: tuple[int, ...]
+    replicate_states: dict[str, dict[str, np.ndarray]] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def rng(self, family: int) -> np.random.Generator:
+        """A generator seeded by (seed, model, slice, side, family): order-independent."""
+        return np.random.default_rng([self.ctx.seed, *self.rng_key, family])
+
+    def memo(self, key: str, make: Callable[[], Any]) -> Any:
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A metric value with its interval; ``kind`` says how a slice-vs-rest gap is formed."""
+
+    value: float
+    low: float = math.nan
+    high: float = math.nan
+    method: str = ""
+    status: str = OK
+    note: str = ""
+    kind: str = "none"  # proportion | normal | bootstrap | none
+    n_eff: float = math.nan
+    se: float = math.nan
+    replicates: np.ndarray | None = None
+
+    @staticmethod
+    def undefined(reason: str, method: str = "") -> Estimate:
+        return Estimate(math.nan, method=method, status=UNDEFINED, note=reason)
+
+
+def proportion(p: float, n_eff: float, ctx: Context, method: str = "wilson") -> Estimate:
+    """A proportion with its Wilson interval on the (effective) size ``n_eff``."""
+    ci = wilson_ci(p, n_eff, ctx)
+    label = method if not ctx.weighted else f"{method} (Kish effective n)"
+    return Estimate(p, ci.low, ci.high, label, kind="proportion", n_eff=n_eff, se=ci.se)
+
+
+def wilson_ci(p: float, n: float, ctx: Context) -> Interval:
+    from assay.stats import wilson_interval
+
+    return wilson_interval(p, n, ctx.confidence)
+
+
+def normal(value: float, se: float, method: str, ctx: Context, lower: float = -math.inf,
+           upper: float = math.inf, interval: Interval | None = None) -> Estimate:
+    """An estimate whose interval comes from a standard error (t, DeLong, delta method)."""
+    if interval is None:
+        z = z_value(ctx.confidence)
+        interval = Interval(max(lower, value - z * se), min(upper, value + z * se), se)
+    return Estimate(value, interval.low, interval.high, method, kind="normal", se=se)
+
+
+def bootstrap(value: float, reps: np.ndarray, method: str, ctx: Context, lower: float = -math.inf,
+              upper: float = math.inf, centre: float | None = None) -> Estimate:
+    """Percentile interval from replicates; ``centre`` shifts replicates of a coarsened
+    statistic onto the exact value (the spread comes from the coarse cells)."""
+    r = np.asarray(reps, dtype=np.float64)
+    if centre is not None and math.isfinite(centre):
+        r = r - centre + value
+    ci = percentile_interval(r, ctx.confidence, lower, upper)
+    return Estimate(value, ci.low, ci.high, method, kind="bootstrap", se=ci.se, replicates=r)
+
+
+def gap(a: Estimate, b: Estimate, ctx: Context) -> tuple[float, float, float]:
+    """Slice minus complement, with an interval for two independent groups."""
+    if a.status != OK or b.status != OK:
+        return math.nan, math.nan, math.nan
+    d = a.value - b.value
+    if a.kind == "proportion" and b.kind == "proportion":
+        ci = newcombe_difference(a.value, a.n_eff, b.value, b.n_eff, ctx.confidence)
+        return d, ci.low, ci.high
+    if a.kind == "bootstrap" and b.kind == "bootstrap" and a.replicates is not None \
+            and b.replicates is not None:
+        ci = percentile_interval(a.replicates - b.replicates, ctx.confidence)
+        return d, ci.low, ci.high
+    if math.isfinite(a.se) and math.isfinite(b.se):
+        z = z_value(ctx.confidence)
+        s = math.sqrt(a.se**2 + b.se**2)
+        return d, d - z * s, d + z * s
+    return d, math.nan, math.nan
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """A registered metric and its declared properties (checked by the common test suite)."""
+
+    name: str
+    task: str
+    compute: Callable[[SliceStats], Estimate]
+    higher_is_better: bool
+    lower: float
+    upper: float
+    method: str
+    description: str
+    count_based: bool = False
+    ranking: bool = False

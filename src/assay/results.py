@@ -1,0 +1,145 @@
+"""The result of an evaluation: one long-format table, always, plus what was excluded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from assay.spec import EvalSpec
+
+#: Columns of the result table, in order. ``gap*`` compare the slice with the rest of the rows.
+COLUMNS = ["model", "slice", "dimension", "level", "metric", "value", "ci_low", "ci_high", "n",
+           "method", "status", "note", "gap", "gap_low", "gap_high"]
+
+SCHEMA = pa.schema([
+    ("model", pa.string()), ("slice", pa.string()), ("dimension", pa.string()),
+    ("level", pa.string()), ("metric", pa.string()), ("value", pa.float64()),
+    ("ci_low", pa.float64()), ("ci_high", pa.float64()), ("n", pa.int64()),
+    ("method", pa.string()), ("status", pa.string()), ("note", pa.string()),
+    ("gap", pa.float64()), ("gap_low", pa.float64()), ("gap_high", pa.float64()),
+])
+
+PACKAGES = ("assay", "numpy", "scipy", "pandas", "pyarrow", "duckdb", "pydantic")
+
+
+def _version(pkg: str) -> str:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+@dataclass
+class EvaluationResult:
+    """Metrics with intervals per model and slice, exclusions and lineage of one evaluation."""
+
+    spec: EvalSpec
+    table: pd.DataFrame
+    excluded: dict[str, dict[str, int]]
+    n_rows: int
+    classes: list[Any]
+    inputs: dict[str, str]
+    slice_sizes: dict[str, dict[str, int]]
+    timings: dict[str, float]
+    started: float
+    finished: float
+    base_dir: str = "."
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_records(cls, records: list[dict[str, Any]], **kw: Any) -> EvaluationResult:
+        table = pd.DataFrame.from_records(records, columns=COLUMNS)
+        return cls(table=table, **kw)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The tidy result table (a copy)."""
+        return self.table.copy()
+
+    def to_arrow(self) -> pa.Table:
+        return pa.Table.from_pandas(self.table, schema=SCHEMA, preserve_index=False)
+
+    def value(self, metric: str, model: str | None = None, slice: str = "overall") -> float:
+        """Look up one value (the first model when ``model`` is None)."""
+        t = self.table
+        model = model or self.spec.models[0].name
+        hit = t[(t.metric == metric) & (t.model == model) & (t.slice == slice)]
+        if hit.empty:
+            raise KeyError(f"no result for metric={metric!r} model={model!r} slice={slice!r}")
+        return float(hit.value.iloc[0])
+
+    def row(self, metric: str, model: str | None = None, slice: str = "overall") -> dict[str, Any]:
+        t = self.table
+        model = model or self.spec.models[0].name
+        hit = t[(t.metric == metric) & (t.model == model) & (t.slice == slice)]
+        if hit.empty:
+            raise KeyError(f"no result for metric={metric!r} model={model!r} slice={slice!r}")
+        return hit.iloc[0].to_dict()
+
+    def manifest(self, hash_inputs: bool = True) -> dict[str, Any]:
+        """Lineage of the run: spec, inputs with content hashes, versions, seed, times."""
+        hashes = {}
+        for role, path in self.inputs.items():
+            if hash_inputs and Path(path).is_file():
+                hashes[role] = {"path": path, "sha256": file_sha256(path)}
+            else:
+                hashes[role] = {"value": path}
+        return {
+            "name": self.spec.name,
+            "task": self.spec.task,
+            "spec": self.spec.model_dump(mode="json"),
+            "inputs": hashes,
+            "rows": self.n_rows,
+            "classes": [str(c) for c in self.classes],
+            "excluded": self.excluded,
+            "slice_sizes": self.slice_sizes,
+            "seed": self.spec.seed,
+            "engine": self.spec.engine,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "packages": {p: _version(p) for p in PACKAGES},
+            "started": datetime.fromtimestamp(self.started, UTC).isoformat(),
+            "finished": datetime.fromtimestamp(self.finished, UTC).isoformat(),
+            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+    def write(self, folder: str | Path) -> Path:
+        """Write results.parquet, results.json, excluded.json, manifest.json and spec.yaml."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        pq.write_table(self.to_arrow(), out / "results.parquet")
+        records = [{k: _clean(v) for k, v in r.items()} for r in self.table.to_dict("records")]
+        (out / "results.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+        (out / "excluded.json").write_text(json.dumps(self.excluded, indent=2) + "\n", encoding="utf-8")
+        (out / "manifest.json").write_text(json.dumps(self.manifest(), indent=2) + "\n",
+                                           encoding="utf-8")
+        (out / "spec.yaml").write_text(
+            yaml.safe_dump(self.spec.model_dump(mode="json", exclude_defaults=True), sort_keys=False),
+            encoding="utf-8")
+        return out

@@ -1,0 +1,190 @@
+"""The evaluation spec: what to evaluate, validated at the boundary.
+
+A spec is written in YAML or built in Python; both go through the same pydantic models,
+so every error names the key path, the bad value and the allowed values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from assay._errors import SpecError
+
+Engine = Literal["numpy", "duckdb"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Strict):
+    """Where the evaluation rows come from: one file, or a DuckDB SQL query over files."""
+
+    path: str | None = None
+    sql: str | None = None
+    format: Literal["parquet", "csv", "jsonl"] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if (self.path is None) == (self.sql is None):
+            raise ValueError("give exactly one of 'path' (a Parquet, CSV or JSONL file) or 'sql'")
+        return self
+
+
+class ModelSpec(_Strict):
+    """One model's predictions: columns of the dataset, or a file joined on the id column."""
+
+    name: str = Field(min_length=1)
+    path: str | None = None
+    format: Literal["parquet", "csv", "jsonl"] | None = None
+    id: str | None = None
+    score: str | None = None
+    scores: dict[str, str] | None = None
+    prediction: str | None = None
+
+
+class ColumnSlice(_Strict):
+    """One slice per value of a column, or per numeric bin when ``bins``/``quantiles`` is set."""
+
+    column: str
+    name: str | None = None
+    bins: list[float] | None = None
+    quantiles: int | None = Field(default=None, ge=2, le=100)
+
+    @field_validator("bins")
+    @classmethod
+    def _increasing(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (len(v) < 2 or any(b <= a for a, b in zip(v, v[1:], strict=False))):
+            raise ValueError("bins must be at least two strictly increasing edges")
+        return v
+
+    @model_validator(mode="after")
+    def _one_binning(self) -> ColumnSlice:
+        if self.bins is not None and self.quantiles is not None:
+            raise ValueError("give either 'bins' or 'quantiles', not both")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.column
+
+
+class WhereSlice(_Strict):
+    """Rows matching a DuckDB SQL predicate, e.g. ``age < 25 AND channel = 'web'``."""
+
+    where: str = Field(min_length=1)
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.where
+
+
+class CrossSlice(_Strict):
+    """Every combination of the levels of two or more slice dimensions (named by label)."""
+
+    cross: list[str] = Field(min_length=2)
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or " x ".join(self.cross)
+
+
+SliceSpec = Annotated[ColumnSlice | WhereSlice | CrossSlice, Field(union_mode="left_to_right")]
+
+
+class EvalSpec(_Strict):
+    """A complete evaluation: task, rows, label, models, metrics, slices and statistics."""
+
+    name: str = "evaluation"
+    task: str = "binary"
+    data: DataSpec | None = None
+    id: str | None = None
+    label: str
+    positive: Any = None
+    classes: list[Any] | None = None
+    weight: str | None = None
+    models: list[ModelSpec] = Field(min_length=1)
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    metrics: list[str] | Literal["all"] = "all"
+    top_k: int = Field(default=2, ge=1)
+    slices: list[SliceSpec] = Field(default_factory=list)
+    min_slice_size: int = Field(default=30, ge=1)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    seed: int = 0
+    bootstrap: int = Field(default=1000, ge=100, le=100_000)
+    score_bins: int = Field(default=65536, ge=64, le=1 << 22)
+    calibration_bins: int = Field(default=15, ge=2, le=1000)
+    engine: Engine = "numpy"
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, v: str) -> str:
+        from assay.metrics import task_names
+
+        names = task_names()
+        if v not in names:
+            raise ValueError(f"unknown task {v!r}; allowed: {', '.join(names)}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> EvalSpec:
+        names = [m.name for m in self.models]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"model names must be unique; repeated: {', '.join(dup)}")
+        labels = [s.label for s in self.slices]
+        dup = sorted({n for n in labels if labels.count(n) > 1})
+        if dup:
+            raise ValueError(f"slice names must be unique; repeated: {', '.join(dup)} (set 'name')")
+        known = set(labels)
+        for s in self.slices:
+            if isinstance(s, CrossSlice):
+                missing = [c for c in s.cross if c not in known]
+                if missing:
+                    raise ValueError(
+                        f"cross {s.cross} names unknown slices {missing}; "
+                        f"declare them first. Known: {', '.join(sorted(known)) or 'none'}"
+                    )
+        return self
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: the spec is not valid ({exc.error_count()} problem(s))"]
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        value = err.get("input")
+        shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+        lines.append(f"  - {path}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def parse_spec(raw: dict[str, Any], source: str = "spec") -> EvalSpec:
+    """Validate a spec mapping; raise :class:`SpecError` naming each bad key path."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: the spec must be a mapping of keys, got {type(raw).__name__}")
+    try:
+        return EvalSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_format_validation_error(exc, source)) from None
+
+
+def load_spec(path: str | Path) -> EvalSpec:
+    """Read and validate a YAML spec file."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(f"{p}: spec file not found; pass the path to an evaluation YAML file")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(f"{p}: malformed YAML{where}: {problem}. Fix the YAML syntax.") from None
+    return parse_spec(raw, source=str(p))
