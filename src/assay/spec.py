@@ -116,7 +116,7 @@ class EvalSpec(_Strict):
     slices: list[SliceSpec] = Field(default_factory=list)
     min_slice_size: int = Field(default=30, ge=1)
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
     bootstrap: int = Field(default=1000, ge=100, le=100_000)
     score_bins: int = Field(default=65536, ge=64, le=1 << 22)
     calibration_bins: int = Field(default=15, ge=2, le=1000)

@@ -126,5 +126,5 @@ def cell_replicates(
         if d == 0:
             slices[0] = total
     if slices[0] is None:
-        slices[0] = _draw(overall_cells, replicates, np.random.default_rng([*seed, -1]))
+        slices[0] = _draw(overall_cells, replicates, np.random.default_rng([*seed, 1 << 30]))
     return slices, comps

@@ -1,0 +1,184 @@
+"""Command line: ``assay evaluate SPEC`` and friends.
+
+Exit codes: 0 success (ship), 1 hold, 2 usage or input error, 3 ship with guardrails,
+4 internal error. A crash never exits 1, so CI cannot mistake it for a verdict.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assay._errors import AssayError
+from assay.metrics import get_task, task_names
+from assay.results import EvaluationResult
+
+EXIT_OK, EXIT_HOLD, EXIT_INPUT, EXIT_GUARDRAILS, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Evaluate ML models with confidence intervals, slices and release gates.")
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+#: The metrics used to rank slices in the summary, per task.
+KEY_METRICS = {"binary": ["roc_auc", "accuracy"], "multiclass": ["accuracy", "f1_macro"],
+               "regression": ["mae", "rmse"]}
+
+
+def _fmt(v: float, digits: int = 3) -> str:
+    return "—" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
+
+
+def _ci(row) -> str:
+    if not (math.isfinite(row["ci_low"]) and math.isfinite(row["ci_high"])):
+        return ""
+    return f"({_fmt(row['ci_low'])}–{_fmt(row['ci_high'])})"
+
+
+def print_summary(result: EvaluationResult, worst: int = 8) -> None:
+    """Metric x model with intervals, then the slices that trail the rest the most."""
+    t = result.table
+    spec = result.spec
+    models = [m.name for m in spec.models]
+    overall = t[t.slice == "overall"]
+    table = Table(title=f"{spec.name}: {spec.task}, {result.n_rows:,} rows, "
+                        f"{int(spec.confidence * 100)}% intervals", title_justify="left")
+    table.add_column("metric")
+    for m in models:
+        table.add_column(m, justify="right")
+    table.add_column("method", style="dim")
+    for metric in dict.fromkeys(overall.metric):
+        cells = []
+        method = ""
+        for m in models:
+            hit = overall[(overall.metric == metric) & (overall.model == m)]
+            if hit.empty:
+                cells.append("")
+                continue
+            r = hit.iloc[0]
+            method = method or r["method"].split(" ")[0]
+            cells.append(f"{_fmt(r['value'])} {_ci(r)}" if r["status"] == "ok"
+                         else f"[yellow]{r['status']}[/]")
+        table.add_row(metric, *cells, method)
+    console.print(table)
+
+    keys = [k for k in KEY_METRICS.get(spec.task, []) if k in set(t.metric)]
+    if keys:
+        task = get_task(spec.task)
+        key = keys[0]
+        higher = task.metrics[key].higher_is_better
+        s = t[(t.metric == key) & (t.slice != "overall") & (t.status == "ok")].copy()
+        if not s.empty:
+            # rank by the interval bound nearest zero: slices that surely trail come first
+            s["harm"] = -s["gap_high"] if higher else s["gap_low"]
+            s = s.sort_values("harm", ascending=False).head(worst)
+            wt = Table(title=f"Slices trailing the rest most on {key} (gap = slice - rest)",
+                       title_justify="left")
+            for col in ("model", "slice", "n", key, "gap (CI)"):
+                wt.add_column(col, justify="right" if col in ("n", key) else "left")
+            for _, r in s.iterrows():
+                sig = (r["gap_high"] < 0) if higher else (r["gap_low"] > 0)
+                style = "bold red" if sig else ""
+                gap = f"{r['gap']:+.3f} ({r['gap_low']:+.3f}, {r['gap_high']:+.3f})"
+                wt.add_row(r["model"], r["slice"], f"{int(r['n']):,}",
+                           f"{_fmt(r['value'])} {_ci(r)}", f"[{style}]{gap}[/]" if style else gap)
+            console.print(wt)
+    small = t[(t.status == "too_small")].drop_duplicates(["model", "slice"])
+    if not small.empty:
+        names = ", ".join(f"{r.slice} (n={r.n})" for r in small.drop_duplicates("slice").itertuples())
+        console.print(f"[yellow]Too small to evaluate[/] (min_slice_size={spec.min_slice_size}): {names}")
+    for model, reasons in result.excluded.items():
+        total = sum(reasons.values())
+        if total:
+            parts = ", ".join(f"{k}: {v:,}" for k, v in reasons.items() if v)
+            console.print(f"[yellow]Excluded rows[/] for {model}: {total:,} ({parts})")
+
+
+@app.command()
+def evaluate(
+    spec: Path = typer.Argument(..., help="Evaluation spec (YAML)."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="Run folder (default: runs/<name>-<UTC time>)."),
+    engine: str | None = typer.Option(None, help="Override the spec's engine: numpy or duckdb."),
+    exclude_invalid: bool = typer.Option(
+        False, "--exclude-invalid", help="Count and exclude out-of-range scores instead of failing."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run folder."),
+) -> None:
+    """Evaluate the models of SPEC: metrics with confidence intervals per slice."""
+    from assay.api import evaluate as run
+
+    fields = {"engine": engine} if engine else {}
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TimeElapsedColumn(), console=err, transient=True, disable=quiet) as bar:
+        task_id = bar.add_task("starting", total=1)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task_id, description=stage, completed=done, total=max(total, 1))
+
+        result = run(spec, progress=progress, exclude_invalid=exclude_invalid, **fields)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = result.write(out or Path("runs") / f"{result.spec.name}-{stamp}")
+    if not quiet:
+        print_summary(result)
+        console.print(f"Results: {folder}/results.parquet (and .json), manifest.json, excluded.json")
+    else:
+        console.print(str(folder))
+
+
+@app.command()
+def metrics(task: str | None = typer.Option(None, help="Only this task.")) -> None:
+    """List the registered metrics with their direction and interval method."""
+    tasks = [task] if task else task_names()
+    table = Table()
+    for col in ("task", "metric", "better", "interval", "description"):
+        table.add_column(col)
+    for name in tasks:
+        if name not in task_names():
+            raise AssayError(f"unknown task {name!r}; allowed: {', '.join(task_names())}")
+        for m in get_task(name).metrics.values():
+            table.add_row(name, m.name, "higher" if m.higher_is_better else "lower", m.method,
+                          m.description)
+    console.print(table)
+
+
+@app.command()
+def version() -> None:
+    """Print assay's version."""
+    from assay import __version__
+
+    console.print(__version__)
+
+
+def main() -> None:
+    """Entry point: maps assay's errors to exit codes; anything unexpected is an internal error."""
+    try:
+        app(standalone_mode=False)
+    except AssayError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        sys.exit(code or 0)
+    except Exception as exc:  # click usage errors carry their own exit code 2
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(EXIT_INTERNAL)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_INPUT)
+        err.print("[bold red]internal error[/] (a bug in assay, not a verdict):")
+        err.print(traceback.format_exc(), highlight=False)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main()
