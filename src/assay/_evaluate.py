@@ -35,7 +35,8 @@ def resolve_metrics(spec: EvalSpec, task: Task) -> list[str]:
     if unknown:
         raise SpecError(
             f"metrics: unknown metric(s) {', '.join(repr(u) for u in unknown)} for task "
-            f"{spec.task!r}. Allowed: {', '.join(task.metrics)}"
+            f"{spec.task!r}. Allowed: {', '.join(task.metrics)}; fix 'metrics' in the spec "
+            "or use metrics: all"
         )
     return list(spec.metrics)
 
@@ -253,4 +254,4 @@ def evaluate_spec(
     return EvaluationResult.from_records(
         spec=spec, records=records, excluded=rows.excluded, n_rows=rows.n_rows,
         classes=rows.classes, inputs=rows.inputs, slice_sizes=slice_sizes, timings=timings,
-        started=started, finished=finished, base_dir=str(base_dir))
+        started=started, finished=finished, base_dir=str(Path(base_dir).resolve()))

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assay._errors import AssayError
+from assay._errors import AssayError, InputError
 from assay.metrics import get_task, task_names
 from assay.results import EvaluationResult
 
@@ -49,11 +50,11 @@ def print_summary(result: EvaluationResult, worst: int = 8) -> None:
     spec = result.spec
     models = [m.name for m in spec.models]
     overall = t[t.slice == "overall"]
-    table = Table(title=f"{spec.name}: {spec.task}, {result.n_rows:,} rows, "
+    table = Table(title=f"{escape(spec.name)}: {spec.task}, {result.n_rows:,} rows, "
                         f"{int(spec.confidence * 100)}% intervals", title_justify="left")
     table.add_column("metric")
     for m in models:
-        table.add_column(m, justify="right")
+        table.add_column(escape(m), justify="right")
     table.add_column("method", style="dim")
     for metric in dict.fromkeys(overall.metric):
         cells = []
@@ -67,7 +68,7 @@ def print_summary(result: EvaluationResult, worst: int = 8) -> None:
             method = method or r["method"].split(" ")[0]
             cells.append(f"{_fmt(r['value'])} {_ci(r)}" if r["status"] == "ok"
                          else f"[yellow]{r['status']}[/]")
-        table.add_row(metric, *cells, method)
+        table.add_row(escape(metric), *cells, method)
     console.print(table)
 
     keys = [k for k in KEY_METRICS.get(spec.task, []) if k in set(t.metric)]
@@ -88,18 +89,18 @@ def print_summary(result: EvaluationResult, worst: int = 8) -> None:
                 sig = (r["gap_high"] < 0) if higher else (r["gap_low"] > 0)
                 style = "bold red" if sig else ""
                 gap = f"{r['gap']:+.3f} ({r['gap_low']:+.3f}, {r['gap_high']:+.3f})"
-                wt.add_row(r["model"], r["slice"], f"{int(r['n']):,}",
+                wt.add_row(escape(r["model"]), escape(r["slice"]), f"{int(r['n']):,}",
                            f"{_fmt(r['value'])} {_ci(r)}", f"[{style}]{gap}[/]" if style else gap)
             console.print(wt)
     small = t[(t.status == "too_small")].drop_duplicates(["model", "slice"])
     if not small.empty:
-        names = ", ".join(f"{r.slice} (n={r.n})" for r in small.drop_duplicates("slice").itertuples())
+        names = ", ".join(f"{escape(r.slice)} (n={r.n})" for r in small.drop_duplicates("slice").itertuples())
         console.print(f"[yellow]Too small to evaluate[/] (min_slice_size={spec.min_slice_size}): {names}")
     for model, reasons in result.excluded.items():
         total = sum(reasons.values())
         if total:
             parts = ", ".join(f"{k}: {v:,}" for k, v in reasons.items() if v)
-            console.print(f"[yellow]Excluded rows[/] for {model}: {total:,} ({parts})")
+            console.print(f"[yellow]Excluded rows[/] for {escape(model)}: {total:,} ({parts})")
 
 
 @app.command()
@@ -125,12 +126,17 @@ def evaluate(
 
         result = run(spec, progress=progress, exclude_invalid=exclude_invalid, **fields)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = result.write(out or Path("runs") / f"{result.spec.name}-{stamp}")
+    target = out or Path("runs") / f"{result.spec.name}-{stamp}"
+    try:
+        folder = result.write(target)
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write the run folder ({exc.strerror or exc}); "
+                         "pass a writable folder with --out") from None
     if not quiet:
         print_summary(result)
-        console.print(f"Results: {folder}/results.parquet (and .json), manifest.json, excluded.json")
+        console.print(f"Results: {escape(str(folder))}/results.parquet (and .json), manifest.json, excluded.json")
     else:
-        console.print(str(folder))
+        console.print(escape(str(folder)), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -142,7 +148,7 @@ def metrics(task: str | None = typer.Option(None, help="Only this task.")) -> No
         table.add_column(col)
     for name in tasks:
         if name not in task_names():
-            raise AssayError(f"unknown task {name!r}; allowed: {', '.join(task_names())}")
+            raise InputError(f"--task: unknown task {name!r}; allowed: {', '.join(task_names())}")
         for m in get_task(name).metrics.values():
             table.add_row(name, m.name, "higher" if m.higher_is_better else "lower", m.method,
                           m.description)
@@ -157,27 +163,44 @@ def version() -> None:
     console.print(__version__)
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's usage errors: typer >= 0.22 vendors click (``typer.TyperException`` is their
+    base), older typer raises the ``click`` package's own; accept whichever is in use."""
+    kinds: list[type[Exception]] = []
+    if hasattr(typer, "TyperException"):
+        kinds.append(typer.TyperException)
+    try:
+        import click
+
+        kinds.append(click.ClickException)
+    except ImportError:  # pragma: no cover - typer without click
+        pass
+    return tuple(kinds)
+
+
 def main() -> None:
     """Entry point: maps assay's errors to exit codes; anything unexpected is an internal error."""
     try:
-        app(standalone_mode=False)
+        # without standalone mode, click returns (not raises) the code of ctx.exit / typer.Exit
+        code = app(standalone_mode=False)
     except AssayError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # messages quote user text (column names, SQL, paths): never read it as rich markup
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
         sys.exit(code or 0)
-    except Exception as exc:  # click usage errors carry their own exit code 2
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(EXIT_INTERNAL)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_INPUT)
-        err.print("[bold red]internal error[/] (a bug in assay, not a verdict):")
-        err.print(traceback.format_exc(), highlight=False)
+    except typer.Abort:  # Ctrl-C: no verdict was reached
+        err.print("[bold red]aborted[/]")
         sys.exit(EXIT_INTERNAL)
+    except _usage_errors() as exc:  # bad arguments or options
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(EXIT_INPUT)
+    except Exception:
+        err.print("[bold red]internal error[/] (a bug in assay, not a verdict):")
+        err.print(escape(traceback.format_exc()), highlight=False)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":

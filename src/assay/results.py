@@ -139,7 +139,17 @@ class EvaluationResult:
         (out / "excluded.json").write_text(json.dumps(self.excluded, indent=2) + "\n", encoding="utf-8")
         (out / "manifest.json").write_text(json.dumps(self.manifest(), indent=2) + "\n",
                                            encoding="utf-8")
-        (out / "spec.yaml").write_text(
-            yaml.safe_dump(self.spec.model_dump(mode="json", exclude_defaults=True), sort_keys=False),
-            encoding="utf-8")
+        (out / "spec.yaml").write_text(yaml.safe_dump(self.replayable_spec(), sort_keys=False),
+                                       encoding="utf-8")
         return out
+
+    def replayable_spec(self) -> dict[str, Any]:
+        """The spec as a mapping whose file paths are absolute: paths in a spec are relative
+        to the spec's own folder, so a copy written elsewhere must not keep them relative."""
+        raw = self.spec.model_dump(mode="json", exclude_defaults=True)
+        base = Path(self.base_dir).resolve()
+        sections = [raw.get("data") or {}, *raw.get("models", [])]
+        for section in sections:
+            if section.get("path"):
+                section["path"] = str(base / section["path"])
+        return raw

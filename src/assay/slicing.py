@@ -19,8 +19,14 @@ MISSING = "(missing)"
 OUTSIDE = "(outside bins)"
 
 
-def _fmt(x: float) -> str:
-    return f"{x:g}"
+def _edge_labels(edges: list[float]) -> list[str]:
+    """Edges as short text, with as many digits as it takes to keep distinct edges distinct
+    (``:g`` alone writes 10000003 and 10000005 both as 1e+07, so two bins shared a label)."""
+    for digits in range(6, 18):
+        labels = [f"{e:.{digits}g}" for e in edges]
+        if len(set(labels)) == len(set(edges)):
+            return labels
+    return [repr(e) for e in edges]
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> object:
@@ -73,17 +79,20 @@ def _column_dimension(rows: EvalRows, s: ColumnSlice) -> Dimension:
             edges = [edges[0], edges[0]]
         closed_last = True
     k = len(edges) - 1
+    text = _edge_labels(edges)
     labels = []
     ladder = []
     for i in range(k):
         last = closed_last and i == k - 1
-        labels.append(f"[{_fmt(edges[i])}, {_fmt(edges[i + 1])}{']' if last else ')'}")
+        labels.append(f"[{text[i]}, {text[i + 1]}{']' if last else ')'}")
         op = "<=" if last else "<"
         ladder.append(f"WHEN {x} {op} CAST('{edges[i + 1]!r}' AS DOUBLE) THEN {i}")
     lo = f"CAST('{edges[0]!r}' AS DOUBLE)"
     sql = (f"CASE WHEN {c} IS NULL OR isnan({x}) THEN {k + 1} WHEN {x} < {lo} THEN {k} "
            f"{' '.join(ladder)} ELSE {k} END")
     n_out = int(_scalar(con, f"SELECT count(*) FROM {rel} WHERE ({sql}) = {k}") or 0)  # type: ignore[arg-type]
+    # NaN lands in (missing) too; every row must be in a reported level of the dimension
+    n_missing = int(_scalar(con, f"SELECT count(*) FROM {rel} WHERE ({sql}) = {k + 1}") or 0)  # type: ignore[arg-type]
     labels += [OUTSIDE, MISSING]
     reported = list(range(k)) + ([k] if n_out else []) + ([k + 1] if n_missing else [])
     return Dimension(s.label, labels, reported, sql=sql)

@@ -6,11 +6,21 @@ so every error names the key path, the bad value and the allowed values.
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from assay._errors import SpecError
 
@@ -95,7 +105,29 @@ class CrossSlice(_Strict):
         return self.name or " x ".join(self.cross)
 
 
-SliceSpec = Annotated[ColumnSlice | WhereSlice | CrossSlice, Field(union_mode="left_to_right")]
+def _slice_kind(value: Any) -> str | None:
+    """Which slice type a mapping is, by its defining key, so that errors name the key path
+    of that type only (not one error per union member)."""
+    if isinstance(value, ColumnSlice | WhereSlice | CrossSlice):
+        return type(value).__name__
+    if isinstance(value, dict):
+        for key in ("cross", "where", "column"):
+            if key in value:
+                return f"{key.title()}Slice"
+    return None
+
+
+SliceSpec = Annotated[
+    Annotated[ColumnSlice, Tag("ColumnSlice")]
+    | Annotated[WhereSlice, Tag("WhereSlice")]
+    | Annotated[CrossSlice, Tag("CrossSlice")],
+    Discriminator(
+        _slice_kind, custom_error_type="slice_kind",
+        custom_error_message="a slice needs one of 'column', 'where' or 'cross' "
+                             "(e.g. {column: region}, {where: \"age < 25\", name: young}, "
+                             "{cross: [region, channel]})"),
+]
+_SLICE_TAGS = {"ColumnSlice", "WhereSlice", "CrossSlice"}
 
 
 class EvalSpec(_Strict):
@@ -132,6 +164,24 @@ class EvalSpec(_Strict):
             raise ValueError(f"unknown task {v!r}; allowed: {', '.join(names)}")
         return v
 
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metric_list(cls, v: Any) -> Any:
+        if isinstance(v, str) and v != "all":
+            return [v]  # one metric name; unknown names are reported with the allowed ones
+        if isinstance(v, list | tuple) and not v:
+            raise ValueError("give at least one metric name, or 'all'")
+        return v
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct_classes(cls, v: list[Any] | None) -> list[Any] | None:
+        if v is not None:
+            dup = [c for i, c in enumerate(v) if c in v[:i]]
+            if dup:
+                raise ValueError(f"classes must be distinct; repeated: {', '.join(map(repr, dup))}")
+        return v
+
     @model_validator(mode="after")
     def _unique_names(self) -> EvalSpec:
         names = [m.name for m in self.models]
@@ -154,13 +204,41 @@ class EvalSpec(_Strict):
         return self
 
 
+def _first_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys of the spec section that holds the key at ``loc`` (for unknown-key errors)."""
+    tagged = {"ColumnSlice": ColumnSlice, "WhereSlice": WhereSlice, "CrossSlice": CrossSlice}
+    model: type[BaseModel] | None = EvalSpec
+    for p in loc[:-1]:
+        if p in tagged:
+            model = tagged[p]
+        elif isinstance(p, str) and model is not None and p in model.model_fields:
+            model = _first_model(model.model_fields[p].annotation)
+    return list(model.model_fields) if model is not None else []
+
+
 def _format_validation_error(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: the spec is not valid ({exc.error_count()} problem(s))"]
     for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        path = ".".join(str(p) for p in err["loc"] if p not in _SLICE_TAGS) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         value = err.get("input")
         shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(err["loc"])
+            close = get_close_matches(str(err["loc"][-1]), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}? Allowed" if close else "; allowed"
+            lines.append(f"  - {path}: unknown key{shown}{hint} keys here: {', '.join(allowed)}")
+            continue
         lines.append(f"  - {path}: {msg}{shown}")
     return "\n".join(lines)
 

@@ -38,7 +38,10 @@ def scan_sql(path: Path, fmt: str) -> str:
     """A DuckDB table function that scans the file."""
     p = sql_string(str(path))
     if fmt == "parquet":
-        return f"read_parquet({p})"
+        # Parquet min/max statistics leave NaN out (as the format says), and DuckDB would
+        # otherwise trust them and fold isnan() to false, so NaN labels and scores went
+        # uncounted. can_have_nan makes the reader assume NaN may be present.
+        return f"read_parquet({p}, can_have_nan=true)"
     if fmt == "csv":
         return f"read_csv({p}, header=true)"
     return f"read_json({p}, format='newline_delimited')"

@@ -84,6 +84,12 @@ class _Builder:
         self.con = duckdb.connect()
         # One thread: DuckDB then sums floats in a fixed order, so reruns are bit-identical.
         self.con.execute("SET threads=1").fetchall()
+        # Statistics propagation folds isnan(x) to false on Parquet columns whose statistics
+        # omit NaN (read_parquet in a data.sql query); NaN checks must see every row.
+        self.con.execute("SET disabled_optimizers = 'statistics_propagation'").fetchall()
+        # Relative file names inside data.sql resolve against the spec's folder, like data.path
+        # (DuckDB still tries the working directory first).
+        self.con.execute("SET file_search_path = ?", [str(Path(base_dir).resolve())]).fetchall()
         self.inputs: dict[str, str] = {}
         self.data_name = "the dataset"
         self._register_data(data)
@@ -110,7 +116,9 @@ class _Builder:
                 self.con.execute(f"CREATE VIEW assay_data AS {spec.data.sql}").fetchall()
                 self.con.execute("SELECT * FROM assay_data LIMIT 0").fetchall()
             except duckdb.Error as exc:
-                raise InputError(f"data.sql: the query failed in DuckDB: {exc}") from None
+                raise InputError(f"data.sql: the query failed in DuckDB: {exc}. Fix the query; "
+                                 "relative file names in it are looked up in the working "
+                                 f"directory, then in {self.base_dir.resolve()}") from None
             self.data_name = "the data.sql query"
             self.inputs["data.sql"] = spec.data.sql or ""
 
@@ -130,7 +138,8 @@ class _Builder:
         spec, con = self.spec, self.con
         n = con.execute("SELECT count(*) FROM assay_data").fetchall()[0][0]  # type: ignore[index]
         if n == 0:
-            raise InputError(f"{self.data_name}: the dataset is empty (0 rows); nothing to evaluate")
+            raise InputError(f"{self.data_name}: the dataset is empty (0 rows); nothing to "
+                             "evaluate. Check the file, or the WHERE clause of data.sql")
         self._require(self.data_name, self.data_cols, spec.label, "label")
         if spec.weight:
             wt = self._require(self.data_name, self.data_cols, spec.weight, "weight")
@@ -175,6 +184,13 @@ class _Builder:
             if not _is_numeric(ltype):
                 raise InputError(f"{self.data_name}: label column {spec.label!r} has type {ltype}; "
                                  "a regression label must be numeric")
+            inf = f"isinf({y}::DOUBLE)"
+            n_inf = con.execute(f"SELECT count(*) FROM assay_data WHERE {inf}").fetchall()[0][0]  # type: ignore[index]
+            if n_inf:
+                raise InputError(
+                    f"{self.data_name}: label column {spec.label!r} has {n_inf} infinite value(s) "
+                    f"({_where_rows(con, 'assay_data', inf, spec.id)}); make them finite, or "
+                    "null/NaN to count them as missing labels")
             return []
         values = [r[0] for r in con.execute(
             f"SELECT DISTINCT {y} FROM assay_data WHERE {y} IS NOT NULL ORDER BY 1 LIMIT 1001"
@@ -197,6 +213,19 @@ class _Builder:
     def _binary_classes(self, values: list[Any]) -> list[Any]:
         spec = self.spec
         pos = spec.positive
+        if len(values) > 2:
+            raise InputError(
+                f"{self.data_name}: a binary label has at most two values, but column "
+                f"{spec.label!r} has {len(values) if len(values) <= 1000 else 'over 1000'}: "
+                f"{sample_values(values)}. Use task: multiclass, or map the labels to two classes."
+            )
+        kind_differs = any(isinstance(v, str) != isinstance(pos, str) for v in values)
+        if pos is not None and pos not in values and (len(values) == 2 or kind_differs):
+            raise InputError(
+                f"{self.data_name}: positive={pos!r} does not occur in label column "
+                f"{spec.label!r}, whose values are {sample_values(values)}; set 'positive' to "
+                "one of them (mind the type: 1 and '1' differ)"
+            )
         if pos is None:
             if set(values) <= {0, 1}:  # also matches False/True
                 pos = True if any(isinstance(v, bool) for v in values) else 1
@@ -206,12 +235,6 @@ class _Builder:
                     f"{sample_values(values)}; set 'positive' to the value of the positive class"
                 )
         others = [v for v in values if v != pos]
-        if len(others) > 1:
-            raise InputError(
-                f"{self.data_name}: a binary label has at most two values, but column "
-                f"{spec.label!r} has {len(values)}: {sample_values(values)}. Use task: multiclass, "
-                "or map the labels to two classes."
-            )
         if others:
             neg = others[0]
         elif isinstance(pos, bool):
@@ -227,7 +250,11 @@ class _Builder:
         if self.spec.task == "regression":
             return f"CASE WHEN isnan({y}::DOUBLE) THEN NULL ELSE {y}::DOUBLE END"
         if self.spec.task == "binary":
-            return f"CASE WHEN {y} IS NULL THEN NULL WHEN {y} = {sql_literal(classes[1])} THEN 1 ELSE 0 END"
+            # a float label's NaN is a missing label too, not the negative class
+            nan = (f" OR isnan({y})" if self.data_cols[self.spec.label].upper()
+                   in ("FLOAT", "DOUBLE") else "")
+            return (f"CASE WHEN {y} IS NULL{nan} THEN NULL "
+                    f"WHEN {y} = {sql_literal(classes[1])} THEN 1 ELSE 0 END")
         lits = ", ".join(sql_literal(c) for c in classes)
         return f"(list_position([{lits}], {y}) - 1)"
 
@@ -269,7 +296,13 @@ class _Builder:
             if not spec.id or not id_col:
                 raise InputError(f"models.{model.name}: predictions in a separate file are joined on "
                                  "the id column; set 'id' in the spec")
-            self._require(where, cols, id_col, "id")
+            ptype = self._require(where, cols, id_col, "id")
+            dtype = self.data_cols[spec.id]
+            if _is_numeric(ptype) != _is_numeric(dtype):
+                raise InputError(
+                    f"{where}: id column {id_col!r} has type {ptype}, but the dataset's id column "
+                    f"{spec.id!r} ({self.data_name}) has type {dtype}; ids are matched by value, "
+                    "so store both as numbers or both as text")
             self._check_unique_ids(view, id_col, where)
             pid, did = quote_ident(id_col), quote_ident(spec.id)
             orphans_sql = (f"SELECT p.{pid} FROM {view} p ANTI JOIN assay_data d ON p.{pid} = d.{did}")
@@ -323,7 +356,7 @@ def load_rows(
         cols = score_cols[i]
         missing = " OR ".join(f"{c} IS NULL OR isnan({c})" for c in cols)
         if spec.task == "regression":
-            invalid = "false"
+            invalid = " OR ".join(f"isinf({c})" for c in cols)
         else:
             invalid = " OR ".join(f"{c} < 0 OR {c} > 1" for c in cols)
             if spec.task == "multiclass":
@@ -340,10 +373,13 @@ def load_rows(
         if n_invalid and not exclude_invalid:
             bad = f"__y IS NOT NULL AND __has{i} AND NOT ({missing}) AND ({invalid})"
             source = b.inputs.get(f"model:{m.name}", b.data_name)
-            what = ("probabilities outside [0, 1]" if spec.task == "binary"
-                    else "probabilities outside [0, 1] or rows not summing to 1")
-            fix = ("pass probabilities (apply a sigmoid/softmax to raw scores)"
-                   if spec.task == "binary" else "normalise each row's class probabilities to sum to 1")
+            what, fix = {
+                "binary": ("probabilities outside [0, 1]",
+                           "pass probabilities (apply a sigmoid/softmax to raw scores)"),
+                "regression": ("infinite predictions",
+                               "make them finite, or null/NaN to count them as missing"),
+            }.get(spec.task, ("probabilities outside [0, 1] or rows not summing to 1",
+                              "normalise each row's class probabilities to sum to 1"))
             raise InputError(
                 f"{source}: model {m.name!r} has {n_invalid} row(s) with {what} "
                 f"({_where_rows(con, 'assay_joined', bad, spec.id)}). Fix: {fix}, or pass --exclude-invalid to "

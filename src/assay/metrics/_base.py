@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -94,13 +94,34 @@ def wilson_ci(p: float, n: float, ctx: Context) -> Interval:
     return wilson_interval(p, n, ctx.confidence)
 
 
+def _clip(x: float, lower: float, upper: float) -> float:
+    """Clip a bound to the metric's range; a missing (NaN) bound stays missing."""
+    return x if math.isnan(x) else min(max(x, lower), upper)
+
+
 def normal(value: float, se: float, method: str, ctx: Context, lower: float = -math.inf,
            upper: float = math.inf, interval: Interval | None = None) -> Estimate:
-    """An estimate whose interval comes from a standard error (t, DeLong, delta method)."""
+    """An estimate whose interval comes from a standard error (t, DeLong, delta method),
+    or from ``interval`` when given; either is clipped to [lower, upper]."""
     if interval is None:
         z = z_value(ctx.confidence)
-        interval = Interval(max(lower, value - z * se), min(upper, value + z * se), se)
-    return Estimate(value, interval.low, interval.high, method, kind="normal", se=se)
+        interval = Interval(value - z * se, value + z * se, se)
+    low, high = _clip(interval.low, lower, upper), _clip(interval.high, lower, upper)
+    return Estimate(value, low, high, method, kind="normal", se=se)
+
+
+def guard_total(mdef: MetricDef, total: Callable[[SliceStats], float]) -> MetricDef:
+    """The metric, undefined (not a crash, not a NaN marked ok) when the slice carries no
+    weight: every row of a weighted slice (or of its complement) may have weight 0."""
+    compute = mdef.compute
+
+    def guarded(st: SliceStats) -> Estimate:
+        if not total(st) > 0:
+            return Estimate.undefined("total weight of this slice is 0" if st.ctx.weighted
+                                      else "no rows")
+        return compute(st)
+
+    return replace(mdef, compute=guarded)
 
 
 def bootstrap(value: float, reps: np.ndarray, method: str, ctx: Context, lower: float = -math.inf,

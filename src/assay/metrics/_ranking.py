@@ -60,26 +60,29 @@ def average_precision(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     return np.where(p[..., 0] > 0, ap, np.nan)
 
 
-def average_precision_bound(pos: np.ndarray, neg: np.ndarray, unit: float) -> float:
+def average_precision_bound(pos: np.ndarray, neg: np.ndarray,
+                            unit: float | np.ndarray) -> float:
     """Largest possible |binned AP - exact AP|.
 
     Inside a bin with ``a`` positives and ``c`` negatives met so far, precision is
     monotone in both, so its extremes are at the corners of the box; each positive's
     contribution can move by at most (its weight / P) x (corner spread). ``unit`` is the
-    smallest positive weight (1 for counts, 0 when weights can be arbitrarily small).
+    smallest positive weight (1 for counts, 0 when weights can be arbitrarily small), or
+    an array of it per bin.
     """
     p = pos.sum()
     if p <= 0:
         return float("nan")
     pb, nb = pos[::-1], neg[::-1]
+    ub = np.broadcast_to(np.asarray(unit, dtype=np.float64), pos.shape)[::-1]
     tp, fp = np.cumsum(pb), np.cumsum(nb)
     tp0, fp0 = tp - pb, fp - nb
     m = pb > 0
     if not m.any():
         return 0.0
-    pb, nb, tp, fp, tp0, fp0 = pb[m], nb[m], tp[m], fp[m], tp0[m], fp0[m]
+    pb, nb, tp, fp, tp0, fp0, ub = pb[m], nb[m], tp[m], fp[m], tp0[m], fp0[m], ub[m]
     end = tp / (tp + fp)
-    a_min = np.minimum(unit, pb)
+    a_min = np.minimum(ub, pb)
     worst = np.zeros_like(end)
     for a, c in ((a_min, 0.0), (a_min, nb), (pb, 0.0), (pb, nb)):
         den = tp0 + fp0 + a + c

@@ -25,6 +25,7 @@ from assay.metrics._base import (
     MetricDef,
     SliceStats,
     bootstrap,
+    guard_total,
     normal,
     proportion,
 )
@@ -60,7 +61,9 @@ def numpy_states(rows: RowArrays, ctx: Context) -> list[StateRequest]:
         conf_values |= {"w": w, "w2": w * w}
     return [
         StateRequest("conf", 4, 2 * y + pred, conf_values),
-        StateRequest("hist", 2 * b, y * b + fine, {"w": wt(None)}),
+        # with weights, row counts too: they tell which bins hold a single positive (pr_auc bound)
+        StateRequest("hist", 2 * b, y * b + fine,
+                     {"w": wt(None)} | ({"n": None} if w is not None else {})),
         StateRequest("loss", 1, None, {"ll": wt(ll), "ll2": wt(ll * ll), "br": wt(br),
                                        "br2": wt(br * br)}),
         StateRequest("cal", 2 * nb, y * nb + cal, {"w": wt(None), "ws": wt(s)}),
@@ -85,7 +88,8 @@ def sql_states(cols: list[str], ctx: Context) -> list[StateRequest]:
         conf_values |= {"w": "__w", "w2": "(__w * __w)"}
     return [
         StateRequest("conf", 4, f"(2 * __y + ({s} >= {ctx.threshold!r})::INT)", conf_values),
-        StateRequest("hist", 2 * b, f"(__y * {b} + {fine})", {"w": wt(None)}),
+        StateRequest("hist", 2 * b, f"(__y * {b} + {fine})",
+                     {"w": wt(None)} | ({"n": None} if ctx.weighted else {})),
         StateRequest("loss", 1, None, {"ll": wt(ll), "ll2": wt(f"({ll} * {ll})"), "br": wt(br),
                                        "br2": wt(f"({br} * {br})")}),
         StateRequest("cal", 2 * nb, f"(__y * {nb} + {cal})", {"w": wt(None), "ws": wt(s)}),
@@ -242,7 +246,13 @@ def pr_auc(st: SliceStats) -> Estimate:
     if pos.sum() <= 0:
         return Estimate.undefined("no positive labels in this slice: average precision is undefined")
     value = float(rk.average_precision(pos, neg))
-    bound = rk.average_precision_bound(pos, neg, 0.0 if st.ctx.weighted else 1.0)
+    if st.ctx.weighted:
+        # the smallest positive weight of a bin is known only when the bin holds one positive
+        pos_rows = st.states["hist"]["n"][0][st.ctx.score_bins:]
+        unit: float | np.ndarray = np.where(pos_rows == 1, pos, 0.0)
+    else:
+        unit = 1.0
+    bound = rk.average_precision_bound(pos, neg, unit)
     cp, cn = _coarse(st)
     rp, rn = _coarse_replicates(st)
     est = bootstrap(value, rk.average_precision(rp, rn),
@@ -269,8 +279,7 @@ def _mean_loss(key: str, upper: float):
         mean = total / n
         var = max(sq - n * mean * mean, 0.0) / (n - 1) if n > 1 else math.nan
         ci = t_interval(mean, math.sqrt(var), n, st.ctx.confidence)
-        return normal(mean, ci.se, "t", st.ctx, 0, upper,
-                      interval=type(ci)(max(0.0, ci.low), min(upper, ci.high), ci.se))
+        return normal(mean, ci.se, "t", st.ctx, 0, upper, interval=ci)
 
     return compute
 
@@ -326,7 +335,7 @@ _M = [
     MetricDef("prevalence", "binary", prevalence, False, 0, 1, "wilson",
               "share of rows with a positive label", True),
 ]
-METRICS = {m.name: m for m in _M}
+METRICS = {m.name: guard_total(m, lambda st: float(_conf(st).sum())) for m in _M}
 
 
 def extras(rows: RowArrays | None, slice_states: list, partition, ctx: Context, **_: object) -> list[dict]:

@@ -21,6 +21,7 @@ from assay.metrics._base import (
     MetricDef,
     SliceStats,
     bootstrap,
+    guard_total,
     normal,
     proportion,
 )
@@ -126,7 +127,8 @@ def _prf(c: np.ndarray, average: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
         f = np.where(pred + true > 0, 2 * tp / np.where(pred + true > 0, pred + true, 1), 0.0)
     if average == "macro":
         return p.mean(axis=-1), r.mean(axis=-1), f.mean(axis=-1)
-    support = true / true.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a replicate may draw no row: NaN
+        support = true / true.sum(axis=-1, keepdims=True)
     return (p * support).sum(axis=-1), (r * support).sum(axis=-1), (f * support).sum(axis=-1)
 
 
@@ -190,11 +192,13 @@ def log_loss(st: SliceStats) -> Estimate:
     value = total / wsum
     if st.ctx.weighted:
         r = st.replicate_states["loss"]  # type: ignore[index]
-        return bootstrap(value, r["ll"][:, 0] / r["w"][:, 0], _method(st), st.ctx, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a replicate may draw no row
+            reps = r["ll"][:, 0] / r["w"][:, 0]
+        return bootstrap(value, reps, _method(st), st.ctx, 0)
     n = wsum
     var = max(sq - n * value * value, 0.0) / (n - 1) if n > 1 else math.nan
     ci = t_interval(value, math.sqrt(var), n, st.ctx.confidence)
-    return normal(value, ci.se, "t", st.ctx, 0, interval=type(ci)(max(0.0, ci.low), ci.high, ci.se))
+    return normal(value, ci.se, "t", st.ctx, 0, interval=ci)
 
 
 def _hists(st: SliceStats) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -247,7 +251,9 @@ _M = [
     MetricDef("recall_per_class", "multiclass", recall_per_class, True, 0, 1, "wilson",
               "recall of each class (one row per class)", True),
 ]
-METRICS = {m.name: m for m in _M}
+# recall_per_class reports each class, undefined when the class has no weight
+METRICS = {m.name: m if m.name == "recall_per_class" else
+           guard_total(m, lambda st: float(_conf(st).sum())) for m in _M}
 
 
 def _influence_se(rows: RowArrays, idx: np.ndarray | None, ctx: Context) -> float:

@@ -12,7 +12,15 @@ import math
 import numpy as np
 
 from assay.engine import StateRequest
-from assay.metrics._base import Context, Estimate, MetricDef, SliceStats, bootstrap, normal
+from assay.metrics._base import (
+    Context,
+    Estimate,
+    MetricDef,
+    SliceStats,
+    bootstrap,
+    guard_total,
+    normal,
+)
 from assay.metrics._task import RowArrays, Task
 from assay.stats import order_statistic_interval, t_interval
 
@@ -74,7 +82,8 @@ def _wsum(m: dict[str, float], weighted: bool) -> float:
 
 def _boot_reps(st: SliceStats, fn) -> np.ndarray:
     reps = st.replicate_states["mom"]  # type: ignore[index]
-    return fn({k: v[:, 0] for k, v in reps.items()})
+    with np.errstate(invalid="ignore", divide="ignore"):  # a replicate may draw no row: NaN
+        return fn({k: v[:, 0] for k, v in reps.items()})
 
 
 POISSON = "poisson-bootstrap (one pass over weighted rows)"
@@ -90,8 +99,7 @@ def _mean_metric(key: str, sq: str, lower: float):
         n = m["n"]
         var = max(m[sq] - n * value * value, 0.0) / (n - 1) if n > 1 else math.nan
         ci = t_interval(value, math.sqrt(var), n, st.ctx.confidence)
-        return normal(value, ci.se, "t", st.ctx, lower,
-                      interval=type(ci)(max(lower, ci.low), ci.high, ci.se))
+        return normal(value, ci.se, "t", st.ctx, lower, interval=ci)
 
     return compute
 
@@ -130,14 +138,17 @@ def r2(st: SliceStats) -> Estimate:
     weighted = st.ctx.weighted
     wsum = _wsum(m, weighted)
     mu, a, b = _r2_parts(m, wsum)
-    if b <= 0:
+    # b = E[y^2] - E[y]^2 from one-pass sums: for a constant label it is rounding noise of
+    # either sign (about n * eps * E[y^2]), not 0; below that level there is no variance.
+    tol = 4.0 * max(m["n"], 1.0) * EPS
+    if not b > tol * m["y2"] / wsum:
         return Estimate.undefined("constant label in this slice: R^2 is undefined")
     value = 1 - a / b
     if weighted:
         def reps(r):
             mu_r, a_r, b_r = _r2_parts(r, r["w"])
             with np.errstate(invalid="ignore", divide="ignore"):
-                return np.where(b_r > 0, 1 - a_r / b_r, np.nan)
+                return np.where(b_r > tol * r["y2"] / r["w"], 1 - a_r / b_r, np.nan)
         return bootstrap(value, _boot_reps(st, reps), POISSON, st.ctx, upper=1.0)
     n = m["n"]
     # central moments of the label about its mean, from moments about the shift
@@ -174,7 +185,7 @@ _M = [
     MetricDef("mean_error", "regression", mean_error, False, -math.inf, math.inf, "t",
               "mean of prediction - label (bias; 0 is unbiased)"),
 ]
-METRICS = {m.name: m for m in _M}
+METRICS = {m.name: guard_total(m, lambda st: _wsum(_m(st), st.ctx.weighted)) for m in _M}
 
 
 def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
@@ -205,6 +216,8 @@ def median_summary(values: np.ndarray, weights: np.ndarray | None, ctx: Context)
         if ranks is None:
             return value, math.nan, math.nan, "order-statistic (too few rows for an interval)"
         return value, float(s[ranks[0]]), float(s[ranks[1]]), "order-statistic"
+    if not (weights > 0).any():
+        return None  # no weight: the metric reports it (see guard_total)
     value = _weighted_median(values, weights)
     order = np.argsort(values, kind="stable")
     s, w = values[order], weights[order]

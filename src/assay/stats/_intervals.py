@@ -39,7 +39,10 @@ def wilson_interval(p: float, n: float, confidence: float) -> Interval:
     centre = (p + z2 / (2.0 * n)) / denom
     half = z * math.sqrt(max(p * (1.0 - p) / n + z2 / (4.0 * n * n), 0.0)) / denom
     se = math.sqrt(max(p * (1.0 - p), 0.0) / n)
-    return Interval(max(0.0, centre - half), min(1.0, centre + half), se)
+    # the interval always contains p (exactly 0 at p = 0, 1 at p = 1); keep it so in floats
+    low = 0.0 if p <= 0.0 else min(p, max(0.0, centre - half))
+    high = 1.0 if p >= 1.0 else max(p, min(1.0, centre + half))
+    return Interval(low, high, se)
 
 
 def newcombe_difference(
