@@ -215,14 +215,18 @@ MAKERS = {"binary": binary_case, "multiclass": multiclass_case, "regression": re
 
 def evaluate_case(case: Case, groups: np.ndarray | None = None, *, weighted: bool | None = None,
                   engine: str = "numpy", seed: int = 0, bootstrap: int = 200,
-                  metrics: list[str] | str = "all", **spec):
-    """``assay.evaluate`` on a case, with slices by ``groups`` (column ``g``)."""
+                  metrics: list[str] | str = "all", ids: np.ndarray | None = None, **spec):
+    """``assay.evaluate`` on a case, with slices by ``groups`` (column ``g``) and, given
+    ``ids``, an id column (which keys the weighted bootstrap's row multipliers)."""
     import pandas as pd
 
     import assay
 
     weighted = case.w is not None if weighted is None else weighted
     data = {"y": case.y}
+    if ids is not None:
+        data["id"] = ids
+        spec.setdefault("id", "id")
     if groups is not None:
         data["g"] = groups
     if weighted:

@@ -38,8 +38,9 @@ METRICS: list[MetricDef] = assay.all_metrics()
 IDS = [f"{m.task}-{m.name}" for m in METRICS]
 TOL = 1e-9
 
-#: The rest of a slice has no row-level extras, so the gap of these metrics is not formed.
-NO_GAP = {("regression", "median_ae")}
+#: Order-statistic intervals of two medians do not combine into an interval for their
+#: difference: the gap of these metrics is a point value only.
+NO_GAP_INTERVAL = {("regression", "median_ae")}
 
 # ---- data and cached evaluations --------------------------------------------------------
 
@@ -166,15 +167,18 @@ def test_row_order_does_not_change_weighted_value(mdef: MetricDef):
     _close(a.gap, b.gap)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known: the weighted (Poisson) bootstrap draws one multiplier per row from a stream in "
-    "row order (engine/_replicates.py), so permuting the rows permutes the multipliers and "
-    "moves bootstrap intervals by Monte-Carlo noise. Remove this xfail when multipliers "
-    "are keyed to rows (e.g. by id) instead of position."))
-def test_row_order_does_not_change_weighted_bootstrap_interval():
-    a = _sorted(metric_rows(table("standard", "binary", True), "f1"))
-    b = _sorted(metric_rows(table("standard", "binary", True, perm=True), "f1"))
-    _close(a.ci_low, b.ci_low)
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_row_order_does_not_change_weighted_bootstrap_interval(task: str):
+    """With an id column, each row's Poisson multipliers are keyed on its id, so the
+    weighted bootstrap does not depend on the order of the rows."""
+    case, groups = standard_case(task, True)
+    ids = np.array([f"r{i}" for i in range(case.y.size)])
+    a = _sorted(evaluate_case(case, groups, ids=ids).table)
+    order = np.random.default_rng(5).permutation(case.y.size)
+    b = _sorted(evaluate_case(case.take(order), groups[order], ids=ids[order]).table)
+    assert (a.method.str.contains("poisson-bootstrap")).any()
+    for col in ("value", "ci_low", "ci_high", "gap", "gap_low", "gap_high"):
+        _close(a[col], b[col])
 
 
 @pytest.mark.parametrize("mdef", METRICS, ids=IDS)
@@ -265,24 +269,12 @@ def test_gap_is_slice_value_minus_the_rest(mdef: MetricDef, weighted: bool):
     for lv in LEVELS:
         rest = reference_values(ref, case.take(np.flatnonzero(groups != lv)), mdef.name)
         for r in t[t.slice == f"g={lv}"].itertuples():
-            if (mdef.task, mdef.name) in NO_GAP:
-                assert math.isnan(r.gap)
-                continue
             assert r.gap == pytest.approx(r.value - rest[r.metric], rel=TOL, abs=TOL)
 
 
-#: Known: the rest of a slice gets no row-level extras (``_evaluate.py`` keeps only
-#: ``coarse_map`` for it), so the rest's macro one-vs-rest AUC has no standard error and the
-#: gap no interval. Remove the mark when complements get their influence SE.
-GAP_WITHOUT_INTERVAL = {("multiclass", "roc_auc_ovr"): "complement has no influence SE"}
-
-
-@pytest.mark.parametrize("mdef", [
-    pytest.param(m, marks=pytest.mark.xfail(
-        strict=True, reason=GAP_WITHOUT_INTERVAL[(m.task, m.name)]))
-    if (m.task, m.name) in GAP_WITHOUT_INTERVAL else m
-    for m in METRICS if (m.task, m.name) not in NO_GAP], ids=[
-    i for m, i in zip(METRICS, IDS, strict=True) if (m.task, m.name) not in NO_GAP])
+@pytest.mark.parametrize("mdef", [m for m in METRICS if (m.task, m.name) not in NO_GAP_INTERVAL],
+                         ids=[i for m, i in zip(METRICS, IDS, strict=True)
+                              if (m.task, m.name) not in NO_GAP_INTERVAL])
 def test_gap_has_an_interval(mdef: MetricDef):
     t = metric_rows(table("standard", mdef.task, False), mdef.name)
     t = t[t.slice != "overall"]
@@ -337,5 +329,10 @@ def test_count_based_metrics_see_only_decisions(mdef: MetricDef):
 @pytest.mark.parametrize("mdef", METRICS, ids=IDS)
 def test_ranking_metrics_state_their_binning_bound(mdef: MetricDef):
     t = metric_rows(table("standard", mdef.task, False), mdef.name)
-    has = t.note.str.contains(r"\|value - exact\| <= ", regex=True)
+    # the standard case has scores on a grid: one score value per bin, so the binned value is
+    # exact and the note says so; continuous scores state the bound (test_binary)
+    has = t.note.str.contains(r"\|value - exact\| <= |exact \(one score value per bin\)",
+                              regex=True)
     assert has.all() if mdef.ranking else not has.any()
+    if mdef.ranking:
+        assert t[t.status == "ok"].note.str.contains("exact (one score value", regex=False).all()

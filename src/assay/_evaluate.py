@@ -43,13 +43,26 @@ def resolve_metrics(spec: EvalSpec, task: Task) -> list[str]:
 
 def _fetch_rows(rows: EvalRows, partition: Partition) -> dict[str, np.ndarray]:
     """Read the standardised columns and the slice codes of usable rows into memory."""
-    cols = ["__y", "__w"] + [c for cs in rows.score_columns for c in cs]
+    weighted = rows.spec.weight is not None
+    cols = ["__y", "__w"] if weighted else ["__y"]
+    cols += [c for cs in rows.score_columns for c in cs]
     cols += [f"__ok{i}" for i in range(len(rows.score_columns))]
+    if weighted and rows.spec.id:
+        # the weighted bootstrap keys each row's multipliers on its id, not its position
+        from assay.data._files import quote_ident
+
+        cols.append(f"hash({quote_ident(rows.spec.id)}) AS __key")
     codes = [f"({d.sql})::INTEGER AS __d{j}" for j, d in enumerate(partition.base)]
     any_ok = " OR ".join(f"__ok{i}" for i in range(len(rows.score_columns)))
-    table = rows.con.sql(
-        f"SELECT {', '.join(cols + codes)} FROM {rows.relation} WHERE {any_ok}"
-    ).to_arrow_table()
+    # Reading may use every core: order is kept (preserve_insertion_order), and no float
+    # is summed here; aggregation queries run on one thread.
+    rows.con.execute("SET threads = 2").fetchall()
+    try:
+        table = rows.con.sql(
+            f"SELECT {', '.join(cols + codes)} FROM {rows.relation} WHERE {any_ok}"
+        ).to_arrow_table()
+    finally:
+        rows.con.execute("SET threads = 1").fetchall()
     out = {}
     for name in table.column_names:
         col = table.column(name)
@@ -68,9 +81,10 @@ def _model_arrays(raw: dict[str, np.ndarray], rows: EvalRows, i: int, n_dims: in
     y = take(raw["__y"])
     y = y.astype(np.float64) if rows.spec.task == "regression" else y.astype(np.int64)
     w = take(raw["__w"]).astype(np.float64) if rows.spec.weight else None
-    scores = [take(raw[c]).astype(np.float64) for c in rows.score_columns[i]]
+    scores = [take(raw[c]).astype(np.float64, copy=False) for c in rows.score_columns[i]]
     codes = [take(raw[f"__d{j}"]).astype(np.int64) for j in range(n_dims)]
-    return RowArrays(y=y, w=w, scores=scores, codes=codes)
+    key = take(raw["__key"]).astype(np.uint64) if "__key" in raw else None
+    return RowArrays(y=y, w=w, scores=scores, codes=codes, key=key)
 
 
 def _slice_rows(arrays: RowArrays, partition: Partition) -> Iterator[np.ndarray | None]:
@@ -109,6 +123,33 @@ def _level_cells(task: Task, per_slice: list, partition: Partition, ctx: Context
             levels.append((None, task.resample_cells(rest, ctx, extras[0])))
         out.append(levels)
     return out
+
+
+#: Extras that describe the model's scores as a whole, valid for a slice and its complement.
+GLOBAL_EXTRAS = ("coarse_map", "pure")
+
+
+def _purity(arrays: RowArrays | None, rows: EvalRows, i: int, bins: int):
+    """A callback: score column k -> mask of score bins holding a single distinct value.
+
+    Computed from the rows in memory, or with SQL (min = max per bin) by the DuckDB engine;
+    both are exact, so both engines report the same bounds.
+    """
+    def pure(k: int) -> np.ndarray:
+        if arrays is not None:
+            from assay.metrics._ranking import pure_bins
+
+            return pure_bins(arrays.scores[k], bins)
+        col = rows.score_columns[i][k]
+        got = rows.con.execute(
+            f"SELECT least(floor({col} * {bins}), {bins - 1})::BIGINT AS f, "
+            f"min({col}) = max({col}) AS p FROM {rows.relation} WHERE __ok{i} GROUP BY 1"
+        ).fetchnumpy()
+        out = np.zeros(bins, dtype=bool)
+        out[got["f"]] = got["p"]
+        return out
+
+    return pure
 
 
 def _take(states: dict[str, dict[str, np.ndarray]], j: int) -> dict[str, dict[str, np.ndarray]]:
@@ -195,14 +236,15 @@ def evaluate_spec(
         extras: list[dict[str, Any]] = [{} for _ in per_slice]
         if task.extras is not None:
             extras = task.extras(arrays, per_slice, partition, ctx,
-                                 slice_rows=lambda a=arrays: _slice_rows(a, partition))
+                                 slice_rows=lambda a=arrays: _slice_rows(a, partition),
+                                 purity=_purity(arrays, rows, i, ctx.score_bins))
         slice_reps: list[dict | None] = [None] * len(per_slice)
         comp_reps: list[dict | None] = [None] * len(per_slice)
         if weighted and task.replicate_requests is not None:
             assert arrays is not None
             reps = poisson_replicates(
                 task.replicate_requests(arrays, ctx, extras[0]), partition, arrays.codes,
-                arrays.y.size, spec.bootstrap, (spec.seed, i))
+                arrays.y.size, spec.bootstrap, (spec.seed, i), keys=arrays.key)
             for j in range(len(per_slice)):
                 slice_reps[j] = {s: {v: a[j] for v, a in vals.items()} for s, vals in reps.items()}
                 if j:
@@ -234,7 +276,9 @@ def evaluate_spec(
             st = SliceStats(per_slice[j], ctx, n_j, (i, j, 0), slice_reps[j], extras[j])
             comp = None
             if j > 0 and n_all - n_j > 0:
-                comp_extras = {k: v for k, v in extras[j].items() if k == "coarse_map"}
+                comp_extras = {k: v for k, v in extras[j].items() if k in GLOBAL_EXTRAS}
+                comp_extras |= {k.removesuffix("_rest"): v for k, v in extras[j].items()
+                                if k.endswith("_rest")}
                 comp = SliceStats(_minus(per_slice[0], per_slice[j]), ctx, n_all - n_j,
                                   (i, j, 1), comp_reps[j], comp_extras)
             for name in metric_names:

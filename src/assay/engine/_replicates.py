@@ -3,8 +3,11 @@
 Each row gets an independent Poisson(1) multiplier per replicate, so every additive state
 can be re-aggregated per replicate in the same pass; a complement's replicate is the
 overall replicate minus the slice's, exactly, because the multipliers belong to rows
-(Hanley & MacGibbon 2006; Chamandy et al. 2012). Multipliers come from one seeded stream in
-row order, so they do not depend on how the rows are chunked.
+(Hanley & MacGibbon 2006; Chamandy et al. 2012).
+
+Multipliers are a function of (row key, replicate, seed): the key is a hash of the row's id
+when the spec has an id column, so the replicates do not depend on row order or chunking,
+and both engines draw the same ones. Without an id the key is the row's position.
 """
 
 from __future__ import annotations
@@ -22,7 +25,36 @@ _TABLE = np.minimum(
     15,
 ).astype(np.float64)
 
-CHUNK = 8192
+CHUNK = 2048
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijective, well-mixed 64-bit hash (wrapping arithmetic)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def keyed_multipliers(keys: np.ndarray, replicates: int, seed: tuple[int, ...]) -> np.ndarray:
+    """Poisson(1) multipliers (rows, replicates) determined by each row's key and the seed.
+
+    Each row's hash h is turned into one 16-bit uniform per replicate by multiply-shift
+    hashing, top 16 bits of (h * a_r + c_r) mod 2^64, with random odd a_r (a universal
+    family), then mapped through the Poisson(1) inverse-CDF table.
+    """
+    rng = np.random.default_rng(list(seed))
+    a = rng.integers(0, 1 << 63, size=replicates, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    c = rng.integers(0, 1 << 63, size=replicates, dtype=np.uint64)
+    salt = rng.integers(0, 1 << 63, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = _mix(np.asarray(keys, dtype=np.uint64) ^ salt)
+        u = np.multiply(h[:, None], a[None, :])  # in place from here: 4x faster than temporaries
+        u += c[None, :]
+        u >>= np.uint64(48)
+    return _TABLE[u.astype(np.uint16)]
 
 
 def poisson_replicates(
@@ -32,9 +64,9 @@ def poisson_replicates(
     n_rows: int,
     replicates: int,
     seed: tuple[int, ...],
+    keys: np.ndarray | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per-slice replicate sums: state -> value -> array (n_slices, replicates, cells)."""
-    rng = np.random.default_rng(list(seed))
     dims = partition.all_dimensions
     dim_codes: list[np.ndarray] = []
     for d in dims:
@@ -55,7 +87,9 @@ def poisson_replicates(
         }
     for start in range(0, n_rows, CHUNK):
         stop = min(start + CHUNK, n_rows)
-        m = _TABLE[rng.integers(0, 65536, size=(stop - start, replicates), dtype=np.uint16)]
+        k = (keys[start:stop] if keys is not None
+             else np.arange(start, stop, dtype=np.uint64))
+        m = keyed_multipliers(k, replicates, seed)
         cols = np.arange(stop - start)
         for req in requests:
             cell = (np.zeros(stop - start, dtype=np.int64) if req.cell is None

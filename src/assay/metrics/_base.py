@@ -125,14 +125,18 @@ def guard_total(mdef: MetricDef, total: Callable[[SliceStats], float]) -> Metric
 
 
 def bootstrap(value: float, reps: np.ndarray, method: str, ctx: Context, lower: float = -math.inf,
-              upper: float = math.inf, centre: float | None = None) -> Estimate:
+              upper: float = math.inf, centre: float | None = None, basic: bool = False) -> Estimate:
     """Percentile interval from replicates; ``centre`` shifts replicates of a coarsened
-    statistic onto the exact value (the spread comes from the coarse cells)."""
+    statistic onto the exact value (the spread comes from the coarse cells). ``basic``
+    gives the basic bootstrap interval (2 value - upper quantile, 2 value - lower quantile),
+    which corrects the direction of a bias that the percentile interval would repeat."""
     r = np.asarray(reps, dtype=np.float64)
     if centre is not None and math.isfinite(centre):
         r = r - centre + value
-    ci = percentile_interval(r, ctx.confidence, lower, upper)
-    return Estimate(value, ci.low, ci.high, method, kind="bootstrap", se=ci.se, replicates=r)
+    ci = percentile_interval(r, ctx.confidence)
+    low, high = (2 * value - ci.high, 2 * value - ci.low) if basic else (ci.low, ci.high)
+    return Estimate(value, _clip(low, lower, upper), _clip(high, lower, upper), method,
+                    kind="bootstrap", se=ci.se, replicates=r)
 
 
 def gap(a: Estimate, b: Estimate, ctx: Context) -> tuple[float, float, float]:

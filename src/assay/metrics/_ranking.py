@@ -22,12 +22,27 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
         return np.where((p > 0) & (n > 0), num / (p * n), np.nan)
 
 
-def auc_bound(pos: np.ndarray, neg: np.ndarray) -> float:
-    """Largest possible |binned AUC - exact AUC|: half the within-bin positive-negative pairs."""
+def auc_bound(pos: np.ndarray, neg: np.ndarray, pure: np.ndarray | None = None) -> float:
+    """Largest possible |binned AUC - exact AUC|: half the within-bin positive-negative pairs.
+
+    Pairs in a *pure* bin (every row there has the same score) are true ties, scored 1/2
+    exactly as the row-level AUC does, so they add nothing to the bound.
+    """
     p, n = pos.sum(), neg.sum()
     if p <= 0 or n <= 0:
         return float("nan")
-    return float(0.5 * (pos * neg).sum() / (p * n))
+    pairs = pos * neg if pure is None else np.where(pure, 0.0, pos * neg)
+    return float(0.5 * pairs.sum() / (p * n))
+
+
+def pure_bins(scores: np.ndarray, bins: int) -> np.ndarray:
+    """Bins whose rows all share one score value (exact, from per-bin min and max)."""
+    fine = np.minimum((scores * bins).astype(np.int64), bins - 1)
+    lo = np.full(bins, np.inf)
+    hi = np.full(bins, -np.inf)
+    np.minimum.at(lo, fine, scores)
+    np.maximum.at(hi, fine, scores)
+    return lo == hi
 
 
 def delong_se(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -61,14 +76,15 @@ def average_precision(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
 
 
 def average_precision_bound(pos: np.ndarray, neg: np.ndarray,
-                            unit: float | np.ndarray) -> float:
+                            unit: float | np.ndarray, pure: np.ndarray | None = None) -> float:
     """Largest possible |binned AP - exact AP|.
 
     Inside a bin with ``a`` positives and ``c`` negatives met so far, precision is
     monotone in both, so its extremes are at the corners of the box; each positive's
     contribution can move by at most (its weight / P) x (corner spread). ``unit`` is the
     smallest positive weight (1 for counts, 0 when weights can be arbitrarily small), or
-    an array of it per bin.
+    an array of it per bin. A pure bin (one score value) is a true tie group, for which the
+    binned computation is exact, so it adds nothing.
     """
     p = pos.sum()
     if p <= 0:
@@ -78,6 +94,8 @@ def average_precision_bound(pos: np.ndarray, neg: np.ndarray,
     tp, fp = np.cumsum(pb), np.cumsum(nb)
     tp0, fp0 = tp - pb, fp - nb
     m = pb > 0
+    if pure is not None:
+        m &= ~pure[::-1]
     if not m.any():
         return 0.0
     pb, nb, tp, fp, tp0, fp0, ub = pb[m], nb[m], tp[m], fp[m], tp0[m], fp0[m], ub[m]

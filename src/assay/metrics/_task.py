@@ -24,6 +24,8 @@ class RowArrays:
     w: np.ndarray | None
     scores: list[np.ndarray]
     codes: list[np.ndarray]
+    #: a stable per-row key (hash of the id column) for row-keyed resampling; None = position
+    key: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,8 @@ def _coarse_replicates(st: SliceStats) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _bins_note(bound: float, st: SliceStats) -> str:
+    if bound == 0:
+        return f"binned scores ({st.ctx.score_bins} bins): exact (one score value per bin)"
     return f"binned scores ({st.ctx.score_bins} bins): |value - exact| <= {bound:.2g}"
 
 
@@ -226,7 +228,7 @@ def roc_auc(st: SliceStats) -> Estimate:
     if pos.sum() <= 0 or neg.sum() <= 0:
         return Estimate.undefined("only one class in the labels of this slice: AUC is undefined")
     value = float(rk.auc(pos, neg))
-    note = _bins_note(rk.auc_bound(pos, neg), st)
+    note = _bins_note(rk.auc_bound(pos, neg, st.extras.get("pure")), st)
     if st.ctx.weighted:
         cp, cn = _coarse(st)
         rp, rn = _coarse_replicates(st)
@@ -252,7 +254,7 @@ def pr_auc(st: SliceStats) -> Estimate:
         unit: float | np.ndarray = np.where(pos_rows == 1, pos, 0.0)
     else:
         unit = 1.0
-    bound = rk.average_precision_bound(pos, neg, unit)
+    bound = rk.average_precision_bound(pos, neg, unit, st.extras.get("pure"))
     cp, cn = _coarse(st)
     rp, rn = _coarse_replicates(st)
     est = bootstrap(value, rk.average_precision(rp, rn),
@@ -305,8 +307,10 @@ def ece(st: SliceStats) -> Estimate:
     value = float(_ece_value(w, ws, nb))
     r = st.replicate_states["cal"]  # type: ignore[index]
     reps = _ece_value(r["w"], r["ws"], nb)
-    method = _boot_method(st, "(bin, label) cells, cell mean score held")
-    est = bootstrap(value, reps, method, st.ctx, 0, 1)
+    method = "basic " + _boot_method(st, "(bin, label) cells, cell mean score held")
+    # ECE is biased upwards (|noise| adds to every bin), so replicates sit above the
+    # estimate; the basic interval (2 value - quantiles) reflects that bias back.
+    est = bootstrap(value, reps, method, st.ctx, 0, 1, basic=True)
     return Estimate(**{**est.__dict__, "note": f"{nb} equal-width bins"})
 
 
@@ -338,7 +342,8 @@ _M = [
 METRICS = {m.name: guard_total(m, lambda st: float(_conf(st).sum())) for m in _M}
 
 
-def extras(rows: RowArrays | None, slice_states: list, partition, ctx: Context, **_: object) -> list[dict]:
+def extras(rows: RowArrays | None, slice_states: list, partition, ctx: Context,
+           purity=None, **_: object) -> list[dict]:
     """Per-slice extras: the coarse score map for resampling ranking metrics.
 
     Cells hold equal shares of the positives (overall): average precision moves with where
@@ -349,7 +354,10 @@ def extras(rows: RowArrays | None, slice_states: list, partition, ctx: Context, 
     b = ctx.score_bins
     pos = overall[b:]
     mapping = rk.coarse_map(pos if pos.sum() > 0 else overall[:b] + pos, ctx.coarse_cells)
-    return [{"coarse_map": mapping} for _ in slice_states]
+    common = {"coarse_map": mapping}
+    if purity is not None and {"roc_auc", "pr_auc"} & set(ctx.metrics):
+        common["pure"] = purity(0)
+    return [common for _ in slice_states]
 
 
 def replicate_requests(rows: RowArrays, ctx: Context, extra: dict) -> list[StateRequest]:

@@ -214,8 +214,11 @@ def roc_auc_ovr(st: SliceStats) -> Estimate:
         return Estimate.undefined(f"class(es) {', '.join(absent)} absent (or alone) in this slice: "
                                   "one-vs-rest AUC is undefined for them")
     value = float(np.mean([rk.auc(p, n) for p, n in hists]))
-    bound = float(np.mean([rk.auc_bound(p, n) for p, n in hists]))
-    note = f"binned scores ({st.ctx.score_bins} bins): |value - exact| <= {bound:.2g}"
+    pure = st.extras.get("pure") or [None] * len(hists)
+    bound = float(np.mean([rk.auc_bound(p, n, u) for (p, n), u in zip(hists, pure, strict=True)]))
+    note = (f"binned scores ({st.ctx.score_bins} bins): exact (one score value per bin)"
+            if bound == 0 else
+            f"binned scores ({st.ctx.score_bins} bins): |value - exact| <= {bound:.2g}")
     se = st.extras.get("auc_se", math.nan)
     if not math.isfinite(se):
         return Estimate(value, method="delong-influence", note=note + "; no interval", kind="normal")
@@ -285,14 +288,24 @@ def _influence_se(rows: RowArrays, idx: np.ndarray | None, ctx: Context) -> floa
 
 
 def extras(rows: RowArrays | None, slice_states: list, partition, ctx: Context,
-           slice_rows=None, **_: object) -> list[dict]:
+           slice_rows=None, purity=None, **_: object) -> list[dict]:
+    """Per slice: the influence SE of the macro AUC for the slice and for the rest of the
+    rows (``auc_se_rest``, for the gap); per model: which score bins are pure."""
     out: list[dict] = [{} for _ in slice_states]
     if "roc_auc_ovr" not in ctx.metrics or rows is None:
         return out
+    pure = [purity(c) for c in range(len(ctx.classes))] if purity is not None else None
+    n = rows.y.size
     for i, idx in enumerate(slice_rows()):
+        if pure is not None:
+            out[i]["pure"] = pure
         if idx is not None and idx.size == 0:
             continue
         out[i]["auc_se"] = _influence_se(rows, idx, ctx)
+        if idx is not None and idx.size < n:
+            rest = np.ones(n, dtype=bool)
+            rest[idx] = False
+            out[i]["auc_se_rest"] = _influence_se(rows, np.flatnonzero(rest), ctx)
     return out
 
 

@@ -239,10 +239,16 @@ def extras(rows: RowArrays | None, slice_states: list, partition, ctx: Context,
     if "median_ae" not in ctx.metrics or rows is None:
         return out
     ae = np.abs(rows.scores[0] - rows.y)
+    n = ae.size
     for i, idx in enumerate(slice_rows()):
         vals = ae if idx is None else ae[idx]
         ws = None if rows.w is None else (rows.w if idx is None else rows.w[idx])
         out[i]["median"] = median_summary(vals, ws, ctx)
+        if idx is not None and idx.size < n:
+            rest = np.ones(n, dtype=bool)
+            rest[idx] = False
+            out[i]["median_rest"] = median_summary(
+                ae[rest], None if rows.w is None else rows.w[rest], ctx)
     return out
 
 
