@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 import pytest
+from sklearn.metrics import f1_score
 from _references import (
     REFERENCES,
     Case,
@@ -29,7 +30,8 @@ from assay.metrics import _ranking as rk
 NAMES = [m.name for m in assay.all_metrics() if m.task == "binary"]
 RANKING = [m.name for m in assay.all_metrics() if m.task == "binary" and m.ranking]
 BOOTSTRAP = [m.name for m in assay.all_metrics() if m.task == "binary" and m.method == "bootstrap"]
-PROPORTIONS = [m.name for m in assay.all_metrics() if m.task == "binary" and m.method == "wilson"]
+PROPORTIONS = [m.name for m in assay.all_metrics()
+               if m.task == "binary" and m.method == "wilson" and m.name != "f1"]
 TOL = 1e-9
 BINS = 65536
 Z95 = stats.norm.ppf(0.975)
@@ -275,6 +277,32 @@ def test_wilson_interval_matches_scipy(name, n, confidence):
     assert (e.low, e.high) == pytest.approx((ci.low, ci.high), abs=1e-12)
 
 
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+@pytest.mark.parametrize("n", [12, 300, 2000])
+def test_f1_interval_is_wilson_on_the_jaccard_index(n, confidence):
+    """F1 = 2J / (1 + J) with J = TP / (TP + FP + FN): given TP + FP + FN, TP is binomial(J),
+    so F1's interval is the Wilson interval of J mapped through that monotone function."""
+    case = binary_case(np.random.default_rng([12, n]), n)
+    e = run(case, ["f1"], confidence=confidence)["f1"]
+    y, p = case.y, case.pred
+    tp = int(((y == 1) & (p == 1)).sum())
+    m = tp + int(((y == 0) & (p == 1)).sum()) + int(((y == 1) & (p == 0)).sum())
+    ci = stats.binomtest(tp, m).proportion_ci(confidence_level=confidence, method="wilson")
+    assert e.method == "wilson on jaccard"
+    assert (e.low, e.high) == pytest.approx((2 * ci.low / (1 + ci.low), 2 * ci.high / (1 + ci.high)),
+                                            abs=1e-12)
+    assert e.value == pytest.approx(f1_score(y, p), abs=1e-12)
+
+
+def test_f1_interval_with_no_true_positive_is_not_degenerate():
+    """A bootstrap of the cells keeps an empty TP cell empty and reports [0, 0]; the Jaccard
+    interval does not."""
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0])
+    s = np.array([0.2, 0.3, 0.7, 0.1, 0.1, 0.2, 0.3, 0.4])
+    e = run(Case("binary", y, s), ["f1"])["f1"]
+    assert e.value == 0 and e.low == 0 and e.high > 0.2
+
+
 @pytest.mark.parametrize("k,n", [(0, 7), (7, 7), (1, 1)])
 def test_wilson_interval_at_the_boundaries(k, n):
     case = Case("binary", np.array([1] * k + [0] * (n - k)), np.full(n, 0.9))
@@ -319,9 +347,12 @@ def test_delong_standard_error_matches_brute_force(n, decimals):
     auc, se = delong_brute_force(y, s)
     assert e.value == pytest.approx(auc, abs=1e-12)
     assert e.se == pytest.approx(se, rel=1e-10)
-    assert (e.low, e.high) == pytest.approx((max(0, auc - Z95 * se), min(1, auc + Z95 * se)),
-                                            abs=1e-12)
-    assert e.method == "delong"
+    # the interval is built on the logit scale: logit(AUC) +- z * se / (AUC (1 - AUC))
+    half = Z95 * se / (auc * (1 - auc))
+    logit = math.log(auc / (1 - auc))
+    expit = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    assert (e.low, e.high) == pytest.approx((expit(logit - half), expit(logit + half)), abs=1e-12)
+    assert e.method == "delong (logit)"
 
 
 @pytest.mark.parametrize("name", ["log_loss", "brier_score"])
@@ -404,10 +435,10 @@ def _row_bootstrap(case: Case, reps: int, seed: int) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 def test_bootstrap_standard_error_matches_the_row_bootstrap(weighted):
     case = binary_case(np.random.default_rng(16), 2000, weighted=weighted)
-    got = run(case, BOOTSTRAP, replicates=1000)
+    got = run(case, [*BOOTSTRAP, "f1"], replicates=1000)
     rows = _row_bootstrap(case, 1000, seed=17)
-    assert set(rows) == set(BOOTSTRAP)
-    for name in BOOTSTRAP:
+    assert set(rows) == {*BOOTSTRAP, "f1"}
+    for name in [*BOOTSTRAP, "f1"]:  # f1: the delta-method SE of its Jaccard interval
         se = float(np.std(rows[name], ddof=1))
         assert got[name].se == pytest.approx(se, rel=0.15), name
         assert got[name].low < got[name].value < got[name].high, name

@@ -62,11 +62,12 @@ def test_run_folder_files(example_run: tuple[Path, object], example_dir: Path) -
     assert (pq_table[pq_table.slice == "overall"].n == 5000).all()
     ok = pq_table[pq_table.status == "ok"]
     assert (ok.method != "").all()
-    assert (ok.ci_low <= ok.ci_high).all()
-    # every interval holds its estimate; ECE's percentile bootstrap is left out: ECE is biased
-    # upwards, so its replicates can all exceed the estimate (reported to metrics/ owners)
+    assert ((ok.ci_low <= ok.ci_high) | ok.ci_low.isna()).all()
+    # every interval holds its estimate, except where ECE's basic bootstrap puts the interval
+    # for the population ECE below the upward-biased plug-in value, which the note says
     held = (ok.ci_low <= ok.value) & (ok.value <= ok.ci_high) | ok.ci_low.isna()
-    assert held[ok.metric != "ece"].all(), ok[~held][["model", "slice", "metric", "value"]]
+    explained = (ok.metric == "ece") & ok.note.str.contains("biased upwards")
+    assert (held | explained).all(), ok[~held][["model", "slice", "metric", "value"]]
     excluded = json.loads((out / "excluded.json").read_text())
     assert set(excluded) == {"baseline", "candidate"}
     assert all(v == 0 for reasons in excluded.values() for v in reasons.values())

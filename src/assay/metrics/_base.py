@@ -133,6 +133,12 @@ def bootstrap(value: float, reps: np.ndarray, method: str, ctx: Context, lower: 
     r = np.asarray(reps, dtype=np.float64)
     if centre is not None and math.isfinite(centre):
         r = r - centre + value
+    ok = r[np.isfinite(r)]
+    if ok.size and ok.max() == ok.min():
+        # every replicate is the same (e.g. an empty cell stays empty in every resample): a
+        # zero-width interval would claim certainty the data do not have
+        return Estimate(value, math.nan, math.nan, method, note="degenerate bootstrap (every "
+                        "replicate equal): no interval", kind="bootstrap", replicates=r)
     ci = percentile_interval(r, ctx.confidence)
     low, high = (2 * value - ci.high, 2 * value - ci.low) if basic else (ci.low, ci.high)
     return Estimate(value, _clip(low, lower, upper), _clip(high, lower, upper), method,

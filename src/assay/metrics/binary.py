@@ -4,11 +4,16 @@ Interval methods (declared per metric, named in every result row):
 
 * proportions (accuracy, precision, recall, specificity, positive rate, prevalence): Wilson,
   on Kish's effective size when weighted;
-* ROC AUC: DeLong from the score histogram;
+* F1: Wilson on the Jaccard index J = TP / (TP + FP + FN), mapped through F1 = 2J / (1 + J).
+  Given TP + FP + FN, TP is binomial with parameter J, so this interval is exact in form;
+  in the coverage study it held 0.94-0.97 in every cell, where a bootstrap of the cells
+  collapsed to [0, 0] whenever a sample had no true positive (docs/coverage.md);
+* ROC AUC: DeLong from the score histogram, on the logit scale (Wald on the raw scale
+  undercovers near AUC = 1); at AUC 0 or 1 (SE 0) a Wilson interval on the smaller class;
 * log loss, Brier score: Student t on the per-row losses' moments;
-* F1, MCC, balanced accuracy, average precision, ECE: bootstrap of the sufficient
-  statistics (multinomial over cells: equal to the row bootstrap for unweighted counts);
-  with weights, a one-pass Poisson bootstrap.
+* MCC, balanced accuracy, average precision, ECE: Poisson bootstrap of the sufficient
+  statistics (a Poisson count per cell is exactly the Poisson row bootstrap for unweighted
+  counts); with weights, a one-pass Poisson bootstrap over the rows.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from assay.engine import StateRequest
 from assay.metrics import _ranking as rk
 from assay.metrics._base import (
     Context,
+    wilson_ci,
     Estimate,
     MetricDef,
     SliceStats,
@@ -30,7 +36,7 @@ from assay.metrics._base import (
     proportion,
 )
 from assay.metrics._task import RowArrays, Task
-from assay.stats import kish_effective_size, t_interval
+from assay.stats import kish_effective_size, t_interval, z_value
 
 EPS = float(np.finfo(np.float64).eps)  # scikit-learn clips probabilities to [eps, 1 - eps]
 TN, FP, FN, TP = 0, 1, 2, 3
@@ -178,9 +184,16 @@ def _bal(c: np.ndarray) -> np.ndarray:
 
 def f1(st: SliceStats) -> Estimate:
     c = _conf(st)
-    if 2 * c[TP] + c[FP] + c[FN] <= 0:
+    m = c[TP] + c[FP] + c[FN]
+    if m <= 0:
         return Estimate.undefined("no positive labels and no predicted positives")
-    return bootstrap(float(_f1(c)), _f1(_conf_replicates(st)), _boot_method(st), st.ctx, 0, 1)
+    jac = float(c[TP] / m)
+    ci = wilson_ci(jac, _neff(st, [TP, FP, FN]), st.ctx)
+    value = 2 * jac / (1 + jac)
+    se = ci.se * 2 / (1 + jac) ** 2  # delta method, for the slice-vs-rest gap
+    method = "wilson on jaccard" + (" (Kish effective n)" if st.ctx.weighted else "")
+    return Estimate(value, 2 * ci.low / (1 + ci.low), 2 * ci.high / (1 + ci.high), method,
+                    kind="normal", se=se)
 
 
 def mcc(st: SliceStats) -> Estimate:
@@ -239,8 +252,31 @@ def roc_auc(st: SliceStats) -> Estimate:
         if not math.isfinite(se):
             return Estimate(value, method="delong", note=note + "; fewer than 2 rows of a class: "
                             "no interval", kind="normal")
-        est = normal(value, se, "delong", st.ctx, 0, 1)
-    return Estimate(**{**est.__dict__, "note": note})
+        est = _delong_logit(value, se, min(pos.sum(), neg.sum()), st)
+    smaller = min(pos.sum(), neg.sum())
+    if smaller < FEW_IN_CLASS:
+        note += (f"; only {smaller:g} rows in the smaller class: the interval is approximate "
+                 "(see docs/coverage.md)")
+    return Estimate(**{**est.__dict__, "note": note + est.note})
+
+
+#: Below this many rows in the smaller class, AUC intervals are flagged as approximate.
+FEW_IN_CLASS = 25
+
+
+def _delong_logit(value: float, se: float, smaller: float, st: SliceStats) -> Estimate:
+    """DeLong's SE turned into an interval on the logit scale (delta method), which keeps the
+    interval inside (0, 1) and widens it towards the near boundary. At AUC 0 or 1 the SE is
+    0; a Wilson interval on the smaller class's size stands in, conservatively."""
+    if 0.0 < value < 1.0 and se > 0:
+        z = z_value(st.ctx.confidence)
+        logit = math.log(value / (1 - value))
+        half = z * se / (value * (1 - value))
+        low, high = (1 / (1 + math.exp(-(logit - half))), 1 / (1 + math.exp(-(logit + half))))
+        return Estimate(value, low, high, "delong (logit)", kind="normal", se=se)
+    ci = wilson_ci(value, smaller, st.ctx)
+    return Estimate(value, ci.low, ci.high, "delong (logit)", kind="normal", se=ci.se,
+                    note="; perfect separation: Wilson interval on the smaller class's size")
 
 
 def pr_auc(st: SliceStats) -> Estimate:
@@ -311,7 +347,11 @@ def ece(st: SliceStats) -> Estimate:
     # ECE is biased upwards (|noise| adds to every bin), so replicates sit above the
     # estimate; the basic interval (2 value - quantiles) reflects that bias back.
     est = bootstrap(value, reps, method, st.ctx, 0, 1, basic=True)
-    return Estimate(**{**est.__dict__, "note": f"{nb} equal-width bins"})
+    note = f"{nb} equal-width bins"
+    if est.high < value:
+        note += ("; the plug-in ECE is biased upwards (noise adds to every bin), and the "
+                 "interval for the population ECE lies below it")
+    return Estimate(**{**est.__dict__, "note": note})
 
 
 # ---- registry ---------------------------------------------------------------------------
@@ -325,7 +365,7 @@ _M = [
     MetricDef("recall", "binary", recall, True, 0, 1, "wilson", "share of positives found", True),
     MetricDef("specificity", "binary", specificity, True, 0, 1, "wilson",
               "share of negatives predicted negative", True),
-    MetricDef("f1", "binary", f1, True, 0, 1, "bootstrap", "harmonic mean of precision and recall", True),
+    MetricDef("f1", "binary", f1, True, 0, 1, "wilson", "harmonic mean of precision and recall", True),
     MetricDef("mcc", "binary", mcc, True, -1, 1, "bootstrap", "Matthews correlation coefficient", True),
     MetricDef("roc_auc", "binary", roc_auc, True, 0, 1, "delong", "area under the ROC curve",
               ranking=True),

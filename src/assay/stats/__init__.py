@@ -4,7 +4,7 @@ Every function here works on small sufficient statistics (counts, sums, histogra
 never on rows, so uncertainty costs about as much as one metric evaluation.
 """
 
-from assay.stats._bootstrap import multinomial_replicates, percentile_interval
+from assay.stats._bootstrap import percentile_interval
 from assay.stats._intervals import (
     Interval,
     kish_effective_size,
@@ -19,7 +19,6 @@ from assay.stats._intervals import (
 __all__ = [
     "Interval",
     "kish_effective_size",
-    "multinomial_replicates",
     "newcombe_difference",
     "normal_interval",
     "order_statistic_interval",

@@ -1,28 +1,10 @@
-"""Resampling of sufficient statistics.
-
-For an unweighted, count-based metric the row bootstrap only changes how many rows fall in
-each cell (confusion cell, score-histogram cell), and those counts are Multinomial(n, p̂).
-Drawing the counts directly is therefore the row bootstrap, at a cost independent of n.
-"""
+"""Bootstrap intervals from replicate values (the replicates are drawn by the engine)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from assay.stats._intervals import Interval
-
-
-def multinomial_replicates(
-    counts: np.ndarray, replicates: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Resample cell counts: returns an array (replicates, *counts.shape) of integer counts."""
-    flat = np.asarray(counts, dtype=np.float64).ravel()
-    total = int(round(flat.sum()))
-    out = np.zeros((replicates, flat.size), dtype=np.int64)
-    if total > 0:
-        nz = np.flatnonzero(flat)
-        out[:, nz] = rng.multinomial(total, flat[nz] / flat[nz].sum(), size=replicates)
-    return out.reshape((replicates, *np.shape(counts)))
 
 
 def percentile_interval(
