@@ -25,7 +25,7 @@ from assay.metrics._task import RowArrays, Task
 from assay.stats import order_statistic_interval, t_interval
 
 EPS = float(np.finfo(np.float64).eps)  # scikit-learn's MAPE floor for |y|
-MOMENTS = ("e", "e2", "ae", "ape", "ape2", "e4", "y1", "y2", "y3", "y4", "e2y1", "e2y2")
+MOMENTS = ("e", "e2", "ae", "ae3", "ape", "ape2", "e4", "y1", "y2", "y3", "y4", "e2y1", "e2y2")
 
 
 def _row_values(y: np.ndarray, p: np.ndarray, shift: float) -> dict[str, np.ndarray]:
@@ -35,7 +35,7 @@ def _row_values(y: np.ndarray, p: np.ndarray, shift: float) -> dict[str, np.ndar
     ape = ae / np.maximum(np.abs(y), EPS)
     yc = y - shift
     yc2 = yc * yc
-    return {"e": e, "e2": e2, "ae": ae, "ape": ape, "ape2": ape * ape, "e4": e2 * e2,
+    return {"e": e, "e2": e2, "ae": ae, "ae3": ae * e2, "ape": ape, "ape2": ape * ape, "e4": e2 * e2,
             "y1": yc, "y2": yc2, "y3": yc2 * yc, "y4": yc2 * yc2, "e2y1": e2 * yc, "e2y2": e2 * yc2}
 
 
@@ -60,7 +60,7 @@ def sql_states(cols: list[str], ctx: Context) -> list[StateRequest]:
     ape = f"({ae} / greatest(abs(__y), {EPS!r}))"
     yc = f"(__y - {shift})"
     yc2 = f"({yc} * {yc})"
-    vals = {"e": e, "e2": e2, "ae": ae, "ape": ape, "ape2": f"({ape} * {ape})",
+    vals = {"e": e, "e2": e2, "ae": ae, "ae3": f"({ae} * {e2})", "ape": ape, "ape2": f"({ape} * {ape})",
             "e4": f"({e2} * {e2})", "y1": yc, "y2": yc2, "y3": f"({yc2} * {yc})",
             "y4": f"({yc2} * {yc2})", "e2y1": f"({e2} * {yc})", "e2y2": f"({e2} * {yc2})"}
     values: dict[str, str | None] = {"n": None}
@@ -104,7 +104,30 @@ def _mean_metric(key: str, sq: str, lower: float):
     return compute
 
 
-mae = _mean_metric("ae", "e2", 0.0)
+_mae_t = _mean_metric("ae", "e2", 0.0)
+
+
+def mae(st: SliceStats) -> Estimate:
+    """MAE with a t interval, flagged when |error| is too skewed for this many rows.
+
+    A t interval on a skewed mean needs roughly n > 25 g^2 rows (Cochran's rule; g the
+    skewness); the coverage study saw 0.885 at n = 50 with heavy-tailed errors.
+    """
+    est = _mae_t(st)
+    m = _m(st)
+    if st.ctx.weighted or est.status != "ok" or m["n"] < 3:
+        return est
+    n = m["n"]
+    mean, m2, m3 = m["ae"] / n, m["e2"] / n, m["ae3"] / n
+    var = m2 - mean * mean
+    if var <= 0:
+        return est
+    g = (m3 - 3 * mean * m2 + 2 * mean**3) / var**1.5
+    if n <= 25 * g * g:
+        note = (f"|error| is skewed (skewness {g:.1f}): the t interval may undercover below "
+                f"about {math.ceil(25 * g * g)} rows")
+        return Estimate(**{**est.__dict__, "note": note})
+    return est
 mse = _mean_metric("e2", "e4", 0.0)
 mape = _mean_metric("ape", "ape2", 0.0)
 mean_error = _mean_metric("e", "e2", -math.inf)
