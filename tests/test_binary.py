@@ -12,7 +12,6 @@ import re
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score
 from _references import (
     REFERENCES,
     Case,
@@ -22,6 +21,7 @@ from _references import (
     evaluate_case,
 )
 from scipy import stats
+from sklearn.metrics import f1_score
 
 import assay
 from assay._estimate import estimate

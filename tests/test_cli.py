@@ -245,3 +245,17 @@ def test_unwritable_run_folder_exits_2(cli: CliRunner, case: Case) -> None:
     assert res.code == 2
     assert f"{blocker / 'run'}: cannot write the run folder" in " ".join(res.err.split())
     assert "--out" in res.err
+
+
+def test_intervals_off_gives_the_same_values_and_no_bounds(example_dir):
+    """``intervals: false`` skips resampling: same point values and gaps, empty bounds."""
+    import assay
+
+    spec = example_dir / "spec.yaml"
+    on = assay.evaluate(spec, bootstrap=200).table
+    off = assay.evaluate(spec, intervals=False).table
+    assert on[["model", "slice", "metric"]].equals(off[["model", "slice", "metric"]])
+    np.testing.assert_array_equal(on.value.to_numpy(), off.value.to_numpy())
+    np.testing.assert_array_equal(on.gap.to_numpy(), off.gap.to_numpy())
+    assert off[["ci_low", "ci_high", "gap_low", "gap_high"]].isna().all().all()
+    assert (off[off.status == "ok"].method == "none (intervals: false)").all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from assay.engine import Partition
 from assay.engine._replicates import cell_replicates, poisson_replicates
 from assay.engine._states import aggregate_duckdb, aggregate_numpy
 from assay.metrics import Context, Estimate, SliceStats, Task, get_task
-from assay.metrics._base import OK, TOO_SMALL, gap
+from assay.metrics._base import TOO_SMALL, gap
 from assay.metrics._task import RowArrays
 from assay.results import EvaluationResult
 from assay.slicing import build_partition
@@ -41,10 +42,51 @@ def resolve_metrics(spec: EvalSpec, task: Task) -> list[str]:
     return list(spec.metrics)
 
 
+#: Rows per NumPy aggregation chunk: small enough that temporaries are reused from the
+#: allocator instead of faulting in fresh pages (about 1 GB per pass at 1e7 rows otherwise).
+CHUNK_ROWS = 1 << 20
+
+
+def _aggregate_in_chunks(task: Task, arrays: RowArrays, partition: Partition,
+                         ctx: Context) -> dict[str, dict[str, np.ndarray]]:
+    """The NumPy engine's pass: states per chunk of rows, summed in chunk order (fixed, so
+    reruns stay bit-identical)."""
+    n = arrays.y.size
+    total: dict[str, dict[str, np.ndarray]] | None = None
+    for start in range(0, max(n, 1), CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        y = arrays.y[start:stop]
+        part = RowArrays(
+            y=y if y.dtype.kind == "f" else y.astype(np.int64),
+            w=None if arrays.w is None else arrays.w[start:stop],
+            scores=[c[start:stop] for c in arrays.scores],
+            codes=[c[start:stop].astype(np.int64) for c in arrays.codes])
+        for dim, codes in zip(partition.base, part.codes, strict=True):
+            dim.codes = codes
+        states = aggregate_numpy(task.numpy_states(part, ctx), partition,
+                                 partition.atom_codes(), stop - start)
+        if total is None:
+            total = states
+        else:
+            for name, values in states.items():
+                for v, arr in values.items():
+                    total[name][v] += arr
+    assert total is not None
+    return total
+
+
 def _fetch_rows(rows: EvalRows, partition: Partition) -> dict[str, np.ndarray]:
-    """Read the standardised columns and the slice codes of usable rows into memory."""
+    """Read the standardised columns and the slice codes of usable rows into memory.
+
+    Columns come in their narrowest types (label codes as 8 or 16-bit integers, slice codes
+    as 16 or 32-bit): fresh memory is slow to fault in, and the NumPy pass widens them one
+    chunk at a time.
+    """
     weighted = rows.spec.weight is not None
-    cols = ["__y", "__w"] if weighted else ["__y"]
+    task = rows.spec.task
+    y = {"binary": "__y::TINYINT", "multiclass": "__y::SMALLINT" if len(rows.classes) < 32000
+         else "__y::INTEGER"}.get(task, "__y::DOUBLE")
+    cols = [f"{y} AS __y"] + (["__w"] if weighted else [])
     cols += [c for cs in rows.score_columns for c in cs]
     cols += [f"__ok{i}" for i in range(len(rows.score_columns))]
     if weighted and rows.spec.id:
@@ -52,17 +94,14 @@ def _fetch_rows(rows: EvalRows, partition: Partition) -> dict[str, np.ndarray]:
         from assay.data._files import quote_ident
 
         cols.append(f"hash({quote_ident(rows.spec.id)}) AS __key")
-    codes = [f"({d.sql})::INTEGER AS __d{j}" for j, d in enumerate(partition.base)]
+    codes = [f"({d.sql})::{'SMALLINT' if len(d.levels) < 32000 else 'INTEGER'} AS __d{j}"
+             for j, d in enumerate(partition.base)]
     any_ok = " OR ".join(f"__ok{i}" for i in range(len(rows.score_columns)))
     # Reading may use every core: order is kept (preserve_insertion_order), and no float
-    # is summed here; aggregation queries run on one thread.
-    rows.con.execute("SET threads = 2").fetchall()
-    try:
-        table = rows.con.sql(
-            f"SELECT {', '.join(cols + codes)} FROM {rows.relation} WHERE {any_ok}"
-        ).to_arrow_table()
-    finally:
-        rows.con.execute("SET threads = 1").fetchall()
+    # is summed here.
+    table = rows.con.sql(
+        f"SELECT {', '.join(cols + codes)} FROM {rows.relation} WHERE {any_ok}"
+    ).to_arrow_table()
     out = {}
     for name in table.column_names:
         col = table.column(name)
@@ -78,13 +117,11 @@ def _model_arrays(raw: dict[str, np.ndarray], rows: EvalRows, i: int, n_dims: in
     def take(a: np.ndarray) -> np.ndarray:
         return a if keep is None else a[keep]
 
-    y = take(raw["__y"])
-    y = y.astype(np.float64) if rows.spec.task == "regression" else y.astype(np.int64)
-    w = take(raw["__w"]).astype(np.float64) if rows.spec.weight else None
+    w = take(raw["__w"]).astype(np.float64, copy=False) if rows.spec.weight else None
     scores = [take(raw[c]).astype(np.float64, copy=False) for c in rows.score_columns[i]]
-    codes = [take(raw[f"__d{j}"]).astype(np.int64) for j in range(n_dims)]
-    key = take(raw["__key"]).astype(np.uint64) if "__key" in raw else None
-    return RowArrays(y=y, w=w, scores=scores, codes=codes, key=key)
+    codes = [take(raw[f"__d{j}"]) for j in range(n_dims)]
+    key = take(raw["__key"]).astype(np.uint64, copy=False) if "__key" in raw else None
+    return RowArrays(y=take(raw["__y"]), w=w, scores=scores, codes=codes, key=key)
 
 
 def _slice_rows(arrays: RowArrays, partition: Partition) -> Iterator[np.ndarray | None]:
@@ -141,6 +178,7 @@ def _purity(arrays: RowArrays | None, rows: EvalRows, i: int, bins: int):
 
             return pure_bins(arrays.scores[k], bins)
         col = rows.score_columns[i][k]
+        rows.con.execute(f"SET threads = {os.cpu_count() or 1}").fetchall()  # min/max: exact
         got = rows.con.execute(
             f"SELECT least(floor({col} * {bins}), {bins - 1})::BIGINT AS f, "
             f"min({col}) = max({col}) AS p FROM {rows.relation} WHERE __ok{i} GROUP BY 1"
@@ -203,15 +241,19 @@ def evaluate_spec(
     raw: dict[str, np.ndarray] | None = None
     records: list[dict[str, Any]] = []
     slice_sizes: dict[str, dict[str, int]] = {}
+    # With intervals off no replicate is drawn (empty replicate arrays flow through the same
+    # code) and every bound is left empty.
+    reps_n = spec.bootstrap if spec.intervals else 0
     for i, model in enumerate(spec.models):
         report(f"evaluating {model.name}", i, n_models)
         ctx = Context(
-            confidence=spec.confidence, seed=spec.seed, replicates=spec.bootstrap,
+            confidence=spec.confidence, seed=spec.seed, replicates=reps_n,
             threshold=spec.threshold, score_bins=spec.score_bins,
             calibration_bins=spec.calibration_bins, weighted=weighted, classes=rows.classes,
             top_k=spec.top_k, metrics=tuple(metric_names),
         )
         if spec.task == "regression":
+            rows.con.execute("SET threads = 1").fetchall()  # a float sum: fixed order
             shift = rows.con.execute(f"SELECT avg(__y) FROM {rows.relation} WHERE __ok{i}").fetchall()[0]
             ctx.label_shift = float(shift[0]) if shift and shift[0] is not None else 0.0
         need_rows = engine == "numpy" or weighted or task.needs_rows(ctx, metric_names)
@@ -223,10 +265,9 @@ def evaluate_spec(
             arrays = _model_arrays(raw, rows, i, len(partition.base))
         if engine == "numpy":
             assert arrays is not None
+            states = _aggregate_in_chunks(task, arrays, partition, ctx)
             for dim, codes in zip(partition.base, arrays.codes, strict=True):
                 dim.codes = codes
-            states = aggregate_numpy(task.numpy_states(arrays, ctx), partition,
-                                     partition.atom_codes(), arrays.y.size)
         else:
             states = aggregate_duckdb(rows.con, rows.relation,
                                       task.sql_states(rows.score_columns[i], ctx), partition,
@@ -244,7 +285,7 @@ def evaluate_spec(
             assert arrays is not None
             reps = poisson_replicates(
                 task.replicate_requests(arrays, ctx, extras[0]), partition, arrays.codes,
-                arrays.y.size, spec.bootstrap, (spec.seed, i), keys=arrays.key)
+                arrays.y.size, reps_n, (spec.seed, i), keys=arrays.key)
             for j in range(len(per_slice)):
                 slice_reps[j] = {s: {v: a[j] for v, a in vals.items()} for s, vals in reps.items()}
                 if j:
@@ -254,7 +295,7 @@ def evaluate_spec(
             slice_reps, comp_reps = cell_replicates(
                 _level_cells(task, per_slice, partition, ctx, extras), 
                 task.resample_cells(per_slice[0], ctx, extras[0]),
-                spec.bootstrap, (spec.seed, i), len(per_slice))
+                reps_n, (spec.seed, i), len(per_slice))
         step("row passes")
         n_all = _row_count(per_slice[0])
         sizes: dict[str, int] = {}
@@ -287,10 +328,14 @@ def evaluate_spec(
                 comps = dict(_expand(name, mdef.compute(comp))) if comp is not None else {}
                 for full, est in ests:
                     g = gap(est, comps[full], ctx) if full in comps else (math.nan,) * 3
+                    lo, hi, glo, ghi, method = est.low, est.high, g[1], g[2], est.method
+                    if not spec.intervals:
+                        lo = hi = glo = ghi = math.nan
+                        method = "none (intervals: false)"
                     records.append(base | {
-                        "metric": full, "value": est.value, "ci_low": est.low, "ci_high": est.high,
-                        "method": est.method, "status": est.status, "note": est.note,
-                        "gap": g[0], "gap_low": g[1], "gap_high": g[2]})
+                        "metric": full, "value": est.value, "ci_low": lo, "ci_high": hi,
+                        "method": method, "status": est.status, "note": est.note,
+                        "gap": g[0], "gap_low": glo, "gap_high": ghi})
         slice_sizes[model.name] = sizes
         step("estimate")
     report("done", n_models, n_models)

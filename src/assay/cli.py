@@ -134,7 +134,8 @@ def evaluate(
                          "pass a writable folder with --out") from None
     if not quiet:
         print_summary(result)
-        console.print(f"Results: {escape(str(folder))}/results.parquet (and .json), manifest.json, excluded.json")
+        console.print(f"Results: {escape(str(folder))}/results.parquet (and .json), "
+                      "manifest.json, excluded.json")
     else:
         console.print(escape(str(folder)), highlight=False, soft_wrap=True)
 

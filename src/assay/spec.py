@@ -150,6 +150,7 @@ class EvalSpec(_Strict):
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     seed: int = Field(default=0, ge=0)
     bootstrap: int = Field(default=1000, ge=100, le=100_000)
+    intervals: bool = True  # false: point values only (no resampling), e.g. for quick looks
     score_bins: int = Field(default=65536, ge=64, le=1 << 22)
     calibration_bins: int = Field(default=15, ge=2, le=1000)
     engine: Engine = "numpy"

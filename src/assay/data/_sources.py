@@ -12,6 +12,7 @@ exclusions by reason.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,10 @@ class _Builder:
         self.spec = spec
         self.base_dir = base_dir
         self.con = duckdb.connect()
-        # One thread: DuckDB then sums floats in a fixed order, so reruns are bit-identical.
-        self.con.execute("SET threads=1").fetchall()
+        # Validation, slicing and reading count, compare and copy: they may use every core.
+        # Queries that sum floats set one thread first (engine/_states.py), so that their
+        # order, and so their bits, are fixed.
+        self.con.execute(f"SET threads = {os.cpu_count() or 1}").fetchall()
         # Statistics propagation folds isnan(x) to false on Parquet columns whose statistics
         # omit NaN (read_parquet in a data.sql query); NaN checks must see every row.
         self.con.execute("SET disabled_optimizers = 'statistics_propagation'").fetchall()
@@ -258,7 +261,9 @@ class _Builder:
         lits = ", ".join(sql_literal(c) for c in classes)
         return f"(list_position([{lits}], {y}) - 1)"
 
-    def model_columns(self, index: int, model: ModelSpec, classes: list[Any]) -> tuple[str, list[str], list[str]]:
+    def model_columns(
+        self, index: int, model: ModelSpec, classes: list[Any]
+    ) -> tuple[str, list[str], list[str]]:
         """Register the model's predictions; returns (join clause, select exprs, columns)."""
         spec = self.spec
         task = spec.task
@@ -382,8 +387,8 @@ def load_rows(
                               "normalise each row's class probabilities to sum to 1"))
             raise InputError(
                 f"{source}: model {m.name!r} has {n_invalid} row(s) with {what} "
-                f"({_where_rows(con, 'assay_joined', bad, spec.id)}). Fix: {fix}, or pass --exclude-invalid to "
-                "count and exclude them."
+                f"({_where_rows(con, 'assay_joined', bad, spec.id)}). Fix: {fix}, or pass "
+                "--exclude-invalid to count and exclude them."
             )
         excluded[m.name] = {
             MISSING_LABEL: n_missing_label, UNMATCHED_ID: n_unmatched,

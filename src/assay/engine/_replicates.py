@@ -85,7 +85,7 @@ def poisson_replicates(
             + [np.zeros((len(d.levels) * req.cells, replicates)) for d in dims]
             for v in req.values
         }
-    for start in range(0, n_rows, CHUNK):
+    for start in range(0, n_rows if replicates > 0 else 0, CHUNK):
         stop = min(start + CHUNK, n_rows)
         k = (keys[start:stop] if keys is not None
              else np.arange(start, stop, dtype=np.uint64))
@@ -106,7 +106,8 @@ def poisson_replicates(
         out[req.name] = {}
         for name, parts in acc[req.name].items():
             overall = parts[0].T  # (R, cells)
-            per_dim = [p.reshape(-1, req.cells, replicates).transpose(0, 2, 1) for p in parts[1:]]
+            per_dim = [p.reshape(len(d.levels), req.cells, replicates).transpose(0, 2, 1)
+                       for p, d in zip(parts[1:], dims, strict=True)]
             out[req.name][name] = partition.slices_from_dimensions(overall, per_dim)
     return out
 

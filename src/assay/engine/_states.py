@@ -8,6 +8,8 @@ same reason. Results are dense arrays ``(n_slices, cells)``.
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -83,45 +85,97 @@ def aggregate_duckdb(
     partition: Partition,
     where: str | None = None,
 ) -> States:
-    """Aggregate every request with SQL over ``relation`` (a view or table name)."""
-    out: States = {}
+    """Aggregate every request with SQL over ``relation`` (a view or table name).
+
+    Two scans in all: one ``GROUPING SETS`` query for every state aggregated per atom, and
+    one for every state aggregated per slice dimension (the large score histograms). Each
+    grouping set sums every requested value; the surplus sums cost less than a rescan.
+    """
     filt = f" WHERE {where}" if where else ""
-    for req in requests:
-        k = req.cells
-        cell = req.cell if isinstance(req.cell, str) else "0"
-        names = list(req.values)
-        sums = ", ".join(
-            f"count(*)::DOUBLE AS v{i}" if v is None else f"sum({v})::DOUBLE AS v{i}"
-            for i, v in enumerate(req.values.values())
-        )
-        if not partition.base or partition.use_atoms(k):
-            group = partition.atom_sql() if partition.base else "0"
-            rows = con.execute(
-                f"SELECT ({group})::BIGINT AS g, ({cell})::BIGINT AS c, {sums} "
-                f"FROM {relation}{filt} GROUP BY ALL"
-            ).fetchnumpy()
-            size = partition.n_atoms
-            result = {}
-            for i, name in enumerate(names):
-                dense = np.zeros((size, k))
-                dense[rows["g"], rows["c"]] = rows[f"v{i}"]
-                result[name] = partition.slices_from_atoms(dense)
+    at_atoms = [r for r in requests if not partition.base or partition.use_atoms(r.cells)]
+    per_dim = [r for r in requests if r not in at_atoms]
+    # Float sums run on one thread, so DuckDB adds them in a fixed order and reruns are
+    # bit-identical. Count-only states (the unweighted score histograms, the heaviest
+    # GROUP BY) are integer sums, exact in any order: they may use every core.
+    counts_only = all(v is None for r in per_dim for v in r.values.values())
+    threads = os.cpu_count() or 1
+    out: States = {}
+    if at_atoms:
+        group = partition.atom_sql() if partition.base else "0"
+        con.execute("SET threads = 1").fetchall()
+        cross = math.prod(r.cells for r in at_atoms)
+        if partition.n_atoms * cross <= MAX_CROSS_CELLS:
+            # one GROUP BY over the cross of every small state's cell: each sum is computed
+            # once per row, and each state is a margin of the result
+            rows = _grouping_query(con, relation, filt, {"g": group}, at_atoms,
+                                   [("g", *(f"c{k}" for k in range(len(at_atoms))))])[0]
+            for k, req in enumerate(at_atoms):
+                result = {}
+                for name in req.values:
+                    dense = np.zeros((partition.n_atoms, req.cells))
+                    np.add.at(dense, (rows["g"], rows[f"c{k}"]), rows[f"{k}_{name}"])
+                    result[name] = partition.slices_from_atoms(dense)
+                out[req.name] = result
         else:
-            dims = partition.all_dimensions
-            per_dim: dict[str, list[np.ndarray]] = {n: [] for n in names}
-            for dim in dims:
-                code = partition.cross_sql(dim) if dim.is_cross else dim.sql
-                rows = con.execute(
-                    f"SELECT ({code})::BIGINT AS g, ({cell})::BIGINT AS c, {sums} "
-                    f"FROM {relation}{filt} GROUP BY ALL"
-                ).fetchnumpy()
-                for i, name in enumerate(names):
-                    dense = np.zeros((len(dim.levels), k))
-                    dense[rows["g"], rows["c"]] = rows[f"v{i}"]
-                    per_dim[name].append(dense)
-            result = {
-                n: partition.slices_from_dimensions(per_dim[n][0].sum(axis=0), per_dim[n])
-                for n in names
-            }
-        out[req.name] = result
+            sets = [("g", f"c{k}") for k in range(len(at_atoms))]
+            rows_by_set = _grouping_query(con, relation, filt, {"g": group}, at_atoms, sets)
+            for k, req in enumerate(at_atoms):
+                got = rows_by_set[k]
+                result = {}
+                for name in req.values:
+                    dense = np.zeros((partition.n_atoms, req.cells))
+                    dense[got["g"], got[f"c{k}"]] = got[f"{k}_{name}"]
+                    result[name] = partition.slices_from_atoms(dense)
+                out[req.name] = result
+    if per_dim:
+        dims = partition.all_dimensions
+        keys = {f"d{j}": (partition.cross_sql(d) if d.is_cross else d.sql)
+                for j, d in enumerate(dims)}
+        sets = [(f"d{j}", f"c{k}") for k in range(len(per_dim)) for j in range(len(dims))]
+        con.execute(f"SET threads = {threads if counts_only else 1}").fetchall()
+        rows = _grouping_query(con, relation, filt, keys, per_dim, sets)
+        con.execute("SET threads = 1").fetchall()
+        for k, req in enumerate(per_dim):
+            arrays: dict[str, list[np.ndarray]] = {n: [] for n in req.values}
+            for j, dim in enumerate(dims):
+                got = rows[k * len(dims) + j]
+                for name in req.values:
+                    dense = np.zeros((len(dim.levels), req.cells))
+                    dense[got[f"d{j}"], got[f"c{k}"]] = got[f"{k}_{name}"]
+                    arrays[name].append(dense)
+            out[req.name] = {n: partition.slices_from_dimensions(a[0].sum(axis=0), a)
+                             for n, a in arrays.items()}
+    return {r.name: out[r.name] for r in requests}
+
+
+#: Largest atoms x (product of small states' cells) grouped in one GROUP BY.
+MAX_CROSS_CELLS = 1 << 20
+
+
+def _grouping_query(
+    con: duckdb.DuckDBPyConnection, relation: str, filt: str, keys: dict[str, str],
+    requests: list[StateRequest], sets: list[tuple[str, ...]],
+) -> list[dict[str, np.ndarray]]:
+    """Run one GROUPING SETS query; returns the rows of each set, in the order of ``sets``."""
+    cells = {f"c{k}": (r.cell if isinstance(r.cell, str) else "0") for k, r in enumerate(requests)}
+    named = keys | cells
+    select = [f"({expr})::BIGINT AS {name}" for name, expr in named.items()]
+    select += [
+        f"count(*)::DOUBLE AS \"{k}_{n}\"" if v is None else f"sum({v})::DOUBLE AS \"{k}_{n}\""
+        for k, r in enumerate(requests) for n, v in r.values.items()
+    ]
+    order = list(named)
+    grouping = f"GROUPING({', '.join(order)})"
+    spec = ", ".join(f"({', '.join(group)})" for group in sets)
+    got = con.execute(
+        f"SELECT {', '.join(select)}, {grouping} AS __set FROM (SELECT * FROM {relation}{filt}) "
+        f"GROUP BY GROUPING SETS ({spec})"
+    ).fetchnumpy()
+    out = []
+    width = len(order)
+    for group in sets:
+        # GROUPING() sets a bit for every column NOT grouped in the row's set
+        mask = sum(1 << (width - 1 - i) for i, c in enumerate(order) if c not in group)
+        sel = got["__set"] == mask
+        out.append({c: np.asarray(v)[sel] for c, v in got.items()})
     return out

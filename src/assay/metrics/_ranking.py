@@ -37,11 +37,13 @@ def auc_bound(pos: np.ndarray, neg: np.ndarray, pure: np.ndarray | None = None) 
 
 def pure_bins(scores: np.ndarray, bins: int) -> np.ndarray:
     """Bins whose rows all share one score value (exact, from per-bin min and max)."""
-    fine = np.minimum((scores * bins).astype(np.int64), bins - 1)
     lo = np.full(bins, np.inf)
     hi = np.full(bins, -np.inf)
-    np.minimum.at(lo, fine, scores)
-    np.maximum.at(hi, fine, scores)
+    for start in range(0, scores.size, 1 << 20):  # chunks: no full-length temporaries
+        s = scores[start:start + (1 << 20)]
+        fine = np.minimum((s * bins).astype(np.int64), bins - 1)
+        np.minimum.at(lo, fine, s)
+        np.maximum.at(hi, fine, s)
     return lo == hi
 
 

@@ -26,7 +26,6 @@ from assay.engine import StateRequest
 from assay.metrics import _ranking as rk
 from assay.metrics._base import (
     Context,
-    wilson_ci,
     Estimate,
     MetricDef,
     SliceStats,
@@ -34,6 +33,7 @@ from assay.metrics._base import (
     guard_total,
     normal,
     proportion,
+    wilson_ci,
 )
 from assay.metrics._task import RowArrays, Task
 from assay.stats import kish_effective_size, t_interval, z_value

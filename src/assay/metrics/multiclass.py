@@ -227,7 +227,8 @@ def roc_auc_ovr(st: SliceStats) -> Estimate:
 
 
 _M = [
-    MetricDef("accuracy", "multiclass", accuracy, True, 0, 1, "wilson", "share of correct argmax predictions", True),
+    MetricDef("accuracy", "multiclass", accuracy, True, 0, 1, "wilson",
+              "share of correct argmax predictions", True),
     MetricDef("precision_macro", "multiclass", _averaged(0, "macro"), True, 0, 1, "bootstrap",
               "unweighted mean of per-class precision", True),
     MetricDef("recall_macro", "multiclass", _averaged(1, "macro"), True, 0, 1, "bootstrap",
