@@ -171,3 +171,24 @@ def test_seed_changes_only_bootstrap_bounds(tmp_path: Path, weighted: bool) -> N
     for col in ("gap_low", "gap_high"):
         assert np.array_equal(ta[col].to_numpy()[analytic], tb[col].to_numpy()[analytic],
                               equal_nan=True)
+
+
+def test_dataset_columns_named_like_internal_keys_do_not_collide(tmp_path):
+    """Columns called g, c0, c1, d0 (common cohort names) must not capture the engine's
+    GROUP BY keys: both engines agree and match the unsliced values."""
+    import assay
+
+    rng = np.random.default_rng(31)
+    n = 3000
+    y = (rng.random(n) < 0.3).astype(int)
+    df = pd.DataFrame({"y": y, "p": np.clip(rng.normal(0.3 + 0.3 * y, 0.2), 0, 1),
+                       "g": rng.choice(["a", "b"], n), "c0": rng.choice(["x", "y", "z"], n),
+                       "c1": rng.choice(["u", "v"], n), "d0": rng.choice(["k", "l"], n)})
+    slices = [{"column": c} for c in ("g", "c0", "c1", "d0")]
+    kw = dict(data=df, label="y", predictions={"m": df.p}, slices=slices, bootstrap=200)
+    a = assay.evaluate(engine="numpy", **kw).table
+    b = assay.evaluate(engine="duckdb", **kw).table
+    np.testing.assert_allclose(a.value.to_numpy(dtype=float), b.value.to_numpy(dtype=float),
+                               rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(a.ci_low.to_numpy(dtype=float), b.ci_low.to_numpy(dtype=float),
+                               rtol=1e-12, equal_nan=True)

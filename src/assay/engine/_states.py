@@ -107,31 +107,31 @@ def aggregate_duckdb(
         if partition.n_atoms * cross <= MAX_CROSS_CELLS:
             # one GROUP BY over the cross of every small state's cell: each sum is computed
             # once per row, and each state is a margin of the result
-            rows = _grouping_query(con, relation, filt, {"g": group}, at_atoms,
-                                   [("g", *(f"c{k}" for k in range(len(at_atoms))))])[0]
+            rows = _grouping_query(con, relation, filt, {"__g": group}, at_atoms,
+                                   [("__g", *(f"__c{k}" for k in range(len(at_atoms))))])[0]
             for k, req in enumerate(at_atoms):
                 result = {}
                 for name in req.values:
                     dense = np.zeros((partition.n_atoms, req.cells))
-                    np.add.at(dense, (rows["g"], rows[f"c{k}"]), rows[f"{k}_{name}"])
+                    np.add.at(dense, (rows["__g"], rows[f"__c{k}"]), rows[f"{k}_{name}"])
                     result[name] = partition.slices_from_atoms(dense)
                 out[req.name] = result
         else:
-            sets = [("g", f"c{k}") for k in range(len(at_atoms))]
-            rows_by_set = _grouping_query(con, relation, filt, {"g": group}, at_atoms, sets)
+            sets = [("__g", f"__c{k}") for k in range(len(at_atoms))]
+            rows_by_set = _grouping_query(con, relation, filt, {"__g": group}, at_atoms, sets)
             for k, req in enumerate(at_atoms):
                 got = rows_by_set[k]
                 result = {}
                 for name in req.values:
                     dense = np.zeros((partition.n_atoms, req.cells))
-                    dense[got["g"], got[f"c{k}"]] = got[f"{k}_{name}"]
+                    dense[got["__g"], got[f"__c{k}"]] = got[f"{k}_{name}"]
                     result[name] = partition.slices_from_atoms(dense)
                 out[req.name] = result
     if per_dim:
         dims = partition.all_dimensions
-        keys = {f"d{j}": (partition.cross_sql(d) if d.is_cross else d.sql)
+        keys = {f"__d{j}": (partition.cross_sql(d) if d.is_cross else d.sql)
                 for j, d in enumerate(dims)}
-        sets = [(f"d{j}", f"c{k}") for k in range(len(per_dim)) for j in range(len(dims))]
+        sets = [(f"__d{j}", f"__c{k}") for k in range(len(per_dim)) for j in range(len(dims))]
         con.execute(f"SET threads = {threads if counts_only else 1}").fetchall()
         rows = _grouping_query(con, relation, filt, keys, per_dim, sets)
         con.execute("SET threads = 1").fetchall()
@@ -141,7 +141,7 @@ def aggregate_duckdb(
                 got = rows[k * len(dims) + j]
                 for name in req.values:
                     dense = np.zeros((len(dim.levels), req.cells))
-                    dense[got[f"d{j}"], got[f"c{k}"]] = got[f"{k}_{name}"]
+                    dense[got[f"__d{j}"], got[f"__c{k}"]] = got[f"{k}_{name}"]
                     arrays[name].append(dense)
             out[req.name] = {n: partition.slices_from_dimensions(a[0].sum(axis=0), a)
                              for n, a in arrays.items()}
@@ -156,8 +156,12 @@ def _grouping_query(
     con: duckdb.DuckDBPyConnection, relation: str, filt: str, keys: dict[str, str],
     requests: list[StateRequest], sets: list[tuple[str, ...]],
 ) -> list[dict[str, np.ndarray]]:
-    """Run one GROUPING SETS query; returns the rows of each set, in the order of ``sets``."""
-    cells = {f"c{k}": (r.cell if isinstance(r.cell, str) else "0") for k, r in enumerate(requests)}
+    """Run one GROUPING SETS query; returns the rows of each set, in the order of ``sets``.
+
+    Group keys are named ``__g``, ``__c0``, ``__d0``...: GROUP BY resolves a name to a
+    source column before an alias, and ``__`` names are reserved for assay's own columns.
+    """
+    cells = {f"__c{k}": (r.cell if isinstance(r.cell, str) else "0") for k, r in enumerate(requests)}
     named = keys | cells
     select = [f"({expr})::BIGINT AS {name}" for name, expr in named.items()]
     select += [

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.stats import Interval, newcombe_difference, percentile_interval, z_value
+from assay.stats import Interval, percentile_interval, z_value
 
 OK = "ok"
 UNDEFINED = "undefined"
@@ -146,17 +146,28 @@ def bootstrap(value: float, reps: np.ndarray, method: str, ctx: Context, lower: 
 
 
 def gap(a: Estimate, b: Estimate, ctx: Context) -> tuple[float, float, float]:
-    """Slice minus complement, with an interval for two independent groups."""
+    """Slice minus complement, with an interval for two independent groups.
+
+    Bootstrap estimates: percentile interval of the replicate differences (the two sides'
+    replicates are independent). Otherwise MOVER (Zou & Donner 2008): the difference's
+    limits are recovered from each side's own interval limits,
+    L = d - sqrt((a - l_a)^2 + (u_b - b)^2), U = d + sqrt((u_a - a)^2 + (b - l_b)^2).
+    For two Wilson intervals this is Newcombe's hybrid score interval; for asymmetric
+    intervals (logit AUC, Jaccard F1) it keeps their shape, and at a boundary (a rate of 0,
+    an AUC of 1) it keeps their width, where a Wald standard error is 0.
+    """
     if a.status != OK or b.status != OK:
         return math.nan, math.nan, math.nan
     d = a.value - b.value
-    if a.kind == "proportion" and b.kind == "proportion":
-        ci = newcombe_difference(a.value, a.n_eff, b.value, b.n_eff, ctx.confidence)
-        return d, ci.low, ci.high
     if a.kind == "bootstrap" and b.kind == "bootstrap" and a.replicates is not None \
-            and b.replicates is not None:
+            and b.replicates is not None and a.replicates.size and b.replicates.size:
         ci = percentile_interval(a.replicates - b.replicates, ctx.confidence)
         return d, ci.low, ci.high
+    bounds = (a.low, a.high, b.low, b.high)
+    if all(math.isfinite(x) for x in bounds):
+        low = d - math.sqrt((a.value - a.low) ** 2 + (b.high - b.value) ** 2)
+        high = d + math.sqrt((a.high - a.value) ** 2 + (b.value - b.low) ** 2)
+        return d, low, high
     if math.isfinite(a.se) and math.isfinite(b.se):
         z = z_value(ctx.confidence)
         s = math.sqrt(a.se**2 + b.se**2)

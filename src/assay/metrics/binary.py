@@ -250,18 +250,22 @@ def roc_auc(st: SliceStats) -> Estimate:
     else:
         se = rk.delong_se(pos, neg)
         if not math.isfinite(se):
-            return Estimate(value, method="delong", note=note + "; fewer than 2 rows of a class: "
-                            "no interval", kind="normal")
+            return Estimate(value, method="delong (logit)", note=note + "; fewer than 2 rows of "
+                            "a class: no interval", kind="normal")
         est = _delong_logit(value, se, min(pos.sum(), neg.sum()), st)
     smaller = min(pos.sum(), neg.sum())
-    if smaller < FEW_IN_CLASS:
+    extreme = value >= 0.9 or value <= 0.1
+    if smaller < FEW_IN_CLASS or (extreme and smaller < FEW_IN_CLASS_EXTREME):
         note += (f"; only {smaller:g} rows in the smaller class: the interval is approximate "
                  "(see docs/coverage.md)")
     return Estimate(**{**est.__dict__, "note": note + est.note})
 
 
-#: Below this many rows in the smaller class, AUC intervals are flagged as approximate.
+#: Below this many rows in the smaller class, AUC intervals are flagged as approximate; near
+#: AUC 0 or 1 the normal approximation needs more (coverage 0.86-0.90 at 25-50 positives
+#: and AUC 0.95, 0.93 at 100: docs/coverage.md).
 FEW_IN_CLASS = 25
+FEW_IN_CLASS_EXTREME = 100
 
 
 def _delong_logit(value: float, se: float, smaller: float, st: SliceStats) -> Estimate:
@@ -275,8 +279,10 @@ def _delong_logit(value: float, se: float, smaller: float, st: SliceStats) -> Es
         low, high = (1 / (1 + math.exp(-(logit - half))), 1 / (1 + math.exp(-(logit + half))))
         return Estimate(value, low, high, "delong (logit)", kind="normal", se=se)
     ci = wilson_ci(value, smaller, st.ctx)
+    why = ("perfect separation" if value in (0.0, 1.0)
+           else "no spread in the placement values (all scores tied)")
     return Estimate(value, ci.low, ci.high, "delong (logit)", kind="normal", se=ci.se,
-                    note="; perfect separation: Wilson interval on the smaller class's size")
+                    note=f"; {why}: Wilson interval on the smaller class's size")
 
 
 def pr_auc(st: SliceStats) -> Estimate:
