@@ -12,6 +12,9 @@ and both engines draw the same ones. Without an id the key is the row's position
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy import sparse
 from scipy import stats as st
@@ -148,9 +151,17 @@ def cell_replicates(
     """
     slices: list[dict | None] = [None] * n_slices
     comps: list[dict | None] = [None] * n_slices
+    # Every level has its own seeded generator, so drawing them on several threads (NumPy
+    # releases the GIL while it draws) gives the same bits as drawing them in order.
+    jobs = [(d, k, cells) for d, levels in enumerate(level_cells)
+            for k, (_, cells) in enumerate(levels)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        drawn = list(pool.map(
+            lambda job: _draw(job[2], replicates, np.random.default_rng([*seed, job[0], job[1]])),
+            jobs))
+    by_level = {(d, k): rep for (d, k, _), rep in zip(jobs, drawn, strict=True)}
     for d, levels in enumerate(level_cells):
-        draws = [_draw(cells, replicates, np.random.default_rng([*seed, d, k]))
-                 for k, (_, cells) in enumerate(levels)]
+        draws = [by_level[(d, k)] for k in range(len(levels))]
         total = draws[0]
         for extra in draws[1:]:
             total = _add(total, extra)
