@@ -46,19 +46,12 @@ class SliceStats:
     states: dict[str, dict[str, np.ndarray]]
     ctx: Context
     n: int
-    rng_key: tuple[int, ...]
+    #: (model, slice, side): which group these statistics describe
+    key: tuple[int, ...]
+    #: the same states under the bootstrap, state -> value -> (replicates, cells)
     replicate_states: dict[str, dict[str, np.ndarray]] | None = None
+    #: row-level results beyond the states (exact medians, influence SEs, score-bin purity)
     extras: dict[str, Any] = field(default_factory=dict)
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    def rng(self, family: int) -> np.random.Generator:
-        """A generator seeded by (seed, model, slice, side, family): order-independent."""
-        return np.random.default_rng([self.ctx.seed, *self.rng_key, family])
-
-    def memo(self, key: str, make: Callable[[], Any]) -> Any:
-        if key not in self.cache:
-            self.cache[key] = make()
-        return self.cache[key]
 
 
 @dataclass(frozen=True)
