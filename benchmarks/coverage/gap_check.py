@@ -5,8 +5,10 @@ One slice ("g=a") and the rest of the rows ("g=b") are drawn from the SAME binor
 95% of simulations. Runs ``assay.evaluate`` (the full pipeline, DuckDB engine) with one
 slice dimension; reports the gap interval's coverage overall, and separately for the
 samples where the slice's own estimate sits at a boundary with a standard error of 0
-(F1 with no true positive in the slice; AUC with perfect separation in the slice), where
-``gap()`` in metrics/_base.py combines the slice's SE of 0 with the rest's.
+(F1 with no true positive in the slice; AUC with perfect separation in the slice). There
+the slice's standard error is 0; the earlier ``gap()`` combined SEs (Wald), so these gaps
+never covered. ``gap()`` in metrics/_base.py now uses MOVER on the two sides' own interval
+limits (Zou & Donner 2008), so the column shows whether that fixed them.
 
 Run::
 
