@@ -129,7 +129,7 @@ def _slice_rows(arrays: RowArrays, partition: Partition) -> Iterator[np.ndarray 
     yield None
     cross_codes: dict[int, np.ndarray] = {}
     dims = partition.all_dimensions
-    for di, level in partition._index[1:]:
+    for di, level in partition.positions:
         dim = dims[di]
         if dim.is_cross:
             if di not in cross_codes:
@@ -148,7 +148,7 @@ def _level_cells(task: Task, per_slice: list, partition: Partition, ctx: Context
     """For each dimension, the resampling cells of every level (see ``cell_replicates``)."""
     out: list[list[tuple[int | None, dict]]] = []
     by_dim: dict[int, list[int]] = {}
-    for j, (di, _level) in enumerate(partition._index[1:], start=1):
+    for j, (di, _level) in enumerate(partition.positions, start=1):
         by_dim.setdefault(di, []).append(j)
     assert task.resample_cells is not None
     for di, dim in enumerate(partition.all_dimensions):

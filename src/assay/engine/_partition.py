@@ -74,6 +74,11 @@ class Partition:
                 self._index.append((di, level))
 
     @property
+    def positions(self) -> list[tuple[int, int]]:
+        """(dimension index in ``all_dimensions``, level) of each slice after "overall"."""
+        return self._index[1:]
+
+    @property
     def all_dimensions(self) -> list[Dimension]:
         return [*self.base, *self.crosses]
 
