@@ -252,10 +252,6 @@ def evaluate_spec(
             calibration_bins=spec.calibration_bins, weighted=weighted, classes=rows.classes,
             top_k=spec.top_k, metrics=tuple(metric_names),
         )
-        if spec.task == "regression":
-            rows.con.execute("SET threads = 1").fetchall()  # a float sum: fixed order
-            shift = rows.con.execute(f"SELECT avg(__y) FROM {rows.relation} WHERE __ok{i}").fetchall()[0]
-            ctx.label_shift = float(shift[0]) if shift and shift[0] is not None else 0.0
         need_rows = engine == "numpy" or weighted or task.needs_rows(ctx, metric_names)
         arrays = None
         if need_rows:
@@ -263,6 +259,16 @@ def evaluate_spec(
                 raw = _fetch_rows(rows, partition)
                 step("read")
             arrays = _model_arrays(raw, rows, i, len(partition.base))
+        if spec.task == "regression":
+            # a centring constant for the label moments (any value near the mean will do):
+            # from the rows in memory, or one SQL pass when they are not read
+            if arrays is not None:
+                ctx.label_shift = float(np.mean(arrays.y)) if arrays.y.size else 0.0
+            else:
+                rows.con.execute("SET threads = 1").fetchall()  # a float sum: fixed order
+                got = rows.con.execute(
+                    f"SELECT avg(__y) FROM {rows.relation} WHERE __ok{i}").fetchall()[0][0]
+                ctx.label_shift = float(got) if got is not None else 0.0
         if engine == "numpy":
             assert arrays is not None
             states = _aggregate_in_chunks(task, arrays, partition, ctx)

@@ -125,6 +125,10 @@ class _Builder:
             self.data_name = "the data.sql query"
             self.inputs["data.sql"] = spec.data.sql or ""
 
+    def _count(self, sql: str) -> int:
+        """The single integer a ``SELECT count(*) ...`` query returns."""
+        return int(self.con.execute(sql).fetchall()[0][0])
+
     def _require(self, where: str, cols: dict[str, str], column: str, role: str) -> str:
         if column not in cols:
             close = [c for c in cols if c.lower() == column.lower()]
@@ -139,7 +143,7 @@ class _Builder:
 
     def check_dataset(self) -> int:
         spec, con = self.spec, self.con
-        n = con.execute("SELECT count(*) FROM assay_data").fetchall()[0][0]  # type: ignore[index]
+        n = self._count("SELECT count(*) FROM assay_data")
         if n == 0:
             raise InputError(f"{self.data_name}: the dataset is empty (0 rows); nothing to "
                              "evaluate. Check the file, or the WHERE clause of data.sql")
@@ -151,7 +155,7 @@ class _Builder:
                                  "weights must be numbers >= 0")
             w = quote_ident(spec.weight)
             bad = f"{w} IS NULL OR isnan({w}::DOUBLE) OR {w} < 0"
-            cnt = con.execute(f"SELECT count(*) FROM assay_data WHERE {bad}").fetchall()[0][0]  # type: ignore[index]
+            cnt = self._count(f"SELECT count(*) FROM assay_data WHERE {bad}")
             if cnt:
                 raise InputError(
                     f"{self.data_name}: column {spec.weight!r} has {cnt} missing, NaN or negative "
@@ -170,9 +174,8 @@ class _Builder:
             f"ORDER BY c DESC, {i} LIMIT 5"
         ).fetchall()
         if dup:
-            total = self.con.execute(
-                f"SELECT count(*) FROM (SELECT {i} FROM {view} GROUP BY {i} HAVING count(*) > 1)"
-            ).fetchall()[0][0]  # type: ignore[index]
+            total = self._count(
+                f"SELECT count(*) FROM (SELECT {i} FROM {view} GROUP BY {i} HAVING count(*) > 1)")
             shown = ", ".join(f"{r[0]!r} ({r[1]} rows)" for r in dup)
             raise InputError(
                 f"{where}: column {id_col!r} has {total} duplicate id value(s): {shown}. "
@@ -188,7 +191,7 @@ class _Builder:
                 raise InputError(f"{self.data_name}: label column {spec.label!r} has type {ltype}; "
                                  "a regression label must be numeric")
             inf = f"isinf({y}::DOUBLE)"
-            n_inf = con.execute(f"SELECT count(*) FROM assay_data WHERE {inf}").fetchall()[0][0]  # type: ignore[index]
+            n_inf = self._count(f"SELECT count(*) FROM assay_data WHERE {inf}")
             if n_inf:
                 raise InputError(
                     f"{self.data_name}: label column {spec.label!r} has {n_inf} infinite value(s) "
@@ -311,7 +314,7 @@ class _Builder:
             self._check_unique_ids(view, id_col, where)
             pid, did = quote_ident(id_col), quote_ident(spec.id)
             orphans_sql = (f"SELECT p.{pid} FROM {view} p ANTI JOIN assay_data d ON p.{pid} = d.{did}")
-            orphans = self.con.execute(f"SELECT count(*) FROM ({orphans_sql})").fetchall()[0][0]  # type: ignore[index]
+            orphans = self._count(f"SELECT count(*) FROM ({orphans_sql})")
             if orphans:
                 some = [r[0] for r in self.con.execute(f"{orphans_sql} LIMIT 5").fetchall()]
                 raise InputError(

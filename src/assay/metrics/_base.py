@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.stats import Interval, percentile_interval, z_value
+from assay.stats import Interval, mover_difference, percentile_interval, wilson_interval, z_value
 
 OK = "ok"
 UNDEFINED = "undefined"
@@ -82,8 +82,6 @@ def proportion(p: float, n_eff: float, ctx: Context, method: str = "wilson") -> 
 
 
 def wilson_ci(p: float, n: float, ctx: Context) -> Interval:
-    from assay.stats import wilson_interval
-
     return wilson_interval(p, n, ctx.confidence)
 
 
@@ -156,11 +154,9 @@ def gap(a: Estimate, b: Estimate, ctx: Context) -> tuple[float, float, float]:
             and b.replicates is not None and a.replicates.size and b.replicates.size:
         ci = percentile_interval(a.replicates - b.replicates, ctx.confidence)
         return d, ci.low, ci.high
-    bounds = (a.low, a.high, b.low, b.high)
-    if all(math.isfinite(x) for x in bounds):
-        low = d - math.sqrt((a.value - a.low) ** 2 + (b.high - b.value) ** 2)
-        high = d + math.sqrt((a.high - a.value) ** 2 + (b.value - b.low) ** 2)
-        return d, low, high
+    if all(math.isfinite(x) for x in (a.low, a.high, b.low, b.high)):
+        ci = mover_difference(a.value, a.low, a.high, b.value, b.low, b.high)
+        return d, ci.low, ci.high
     if math.isfinite(a.se) and math.isfinite(b.se):
         z = z_value(ctx.confidence)
         s = math.sqrt(a.se**2 + b.se**2)

@@ -8,6 +8,7 @@ from assay.stats._bootstrap import percentile_interval
 from assay.stats._intervals import (
     Interval,
     kish_effective_size,
+    mover_difference,
     newcombe_difference,
     normal_interval,
     order_statistic_interval,
@@ -38,6 +39,7 @@ __all__ = [
     "churn",
     "holm",
     "kish_effective_size",
+    "mover_difference",
     "mcnemar_exact",
     "newcombe_difference",
     "normal_interval",

@@ -45,21 +45,31 @@ def wilson_interval(p: float, n: float, confidence: float) -> Interval:
     return Interval(low, high, se)
 
 
+def mover_difference(
+    a: float, a_low: float, a_high: float, b: float, b_low: float, b_high: float
+) -> Interval:
+    """Interval for a - b of two independent estimates, from their own intervals (MOVER).
+
+    Zou & Donner (2008): L = d - sqrt((a - l_a)^2 + (u_b - b)^2),
+    U = d + sqrt((u_a - a)^2 + (b - l_b)^2). It keeps the shape of asymmetric intervals
+    (Wilson, logit) and their width at a boundary, where a Wald standard error is 0.
+    """
+    d = a - b
+    low = d - math.sqrt((a - a_low) ** 2 + (b_high - b) ** 2)
+    high = d + math.sqrt((a_high - a) ** 2 + (b - b_low) ** 2)
+    return Interval(low, high)
+
+
 def newcombe_difference(
     p1: float, n1: float, p2: float, n2: float, confidence: float
 ) -> Interval:
-    """Newcombe's hybrid score interval for p1 - p2 from two independent Wilson intervals.
-
-    Newcombe (1998), method 10: the recommended interval for a difference of two
-    independent proportions; it behaves well near 0 and 1 where the Wald interval fails.
-    """
+    """Newcombe's hybrid score interval for p1 - p2 (1998, method 10): MOVER on two Wilson
+    intervals; it behaves well near 0 and 1 where the Wald interval fails."""
     a = wilson_interval(p1, n1, confidence)
     b = wilson_interval(p2, n2, confidence)
-    d = p1 - p2
-    low = d - math.sqrt((p1 - a.low) ** 2 + (b.high - p2) ** 2)
-    high = d + math.sqrt((a.high - p1) ** 2 + (p2 - b.low) ** 2)
+    ci = mover_difference(p1, a.low, a.high, p2, b.low, b.high)
     se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2) if n1 > 0 and n2 > 0 else math.nan
-    return Interval(max(-1.0, low), min(1.0, high), se)
+    return Interval(max(-1.0, ci.low), min(1.0, ci.high), se)
 
 
 def t_interval(mean: float, sd: float, n: float, confidence: float) -> Interval:

@@ -402,6 +402,21 @@ def _pvalues(pvalues: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p, ok
 
 
+def _adjust(pvalues: np.ndarray, adjust: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Apply ``adjust`` (ascending p-values -> adjusted, same order) to the non-NaN p-values,
+    cap at 1 and put them back in place; NaNs stay NaN and do not count in m."""
+    p, ok = _pvalues(pvalues)
+    out = np.full(p.shape, np.nan)
+    vals = p[ok]
+    if vals.size == 0:
+        return out
+    order = np.argsort(vals, kind="stable")
+    res = np.empty(vals.size)
+    res[order] = np.minimum(adjust(vals[order]), 1.0)
+    out[ok] = res
+    return out
+
+
 def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (false-discovery rate), same shape as the input.
 
@@ -409,19 +424,11 @@ def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
     independent or positively dependent tests. NaN p-values (untestable slices) stay NaN
     and do not count in m. Matches statsmodels' ``multipletests(method='fdr_bh')``.
     """
-    p, ok = _pvalues(pvalues)
-    out = np.full(p.shape, np.nan)
-    vals = p[ok]
-    m = vals.size
-    if m == 0:
-        return out
-    order = np.argsort(vals, kind="stable")
-    raw = vals[order] * m / np.arange(1, m + 1)
-    adj = np.minimum(np.minimum.accumulate(raw[::-1])[::-1], 1.0)
-    res = np.empty(m)
-    res[order] = adj
-    out[ok] = res
-    return out
+    def step_up(sorted_p: np.ndarray) -> np.ndarray:
+        raw = sorted_p * sorted_p.size / np.arange(1, sorted_p.size + 1)
+        return np.minimum.accumulate(raw[::-1])[::-1]
+
+    return _adjust(pvalues, step_up)
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
@@ -431,19 +438,10 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     Bonferroni. NaN p-values stay NaN and do not count in m. Matches statsmodels'
     ``multipletests(method='holm')``.
     """
-    p, ok = _pvalues(pvalues)
-    out = np.full(p.shape, np.nan)
-    vals = p[ok]
-    m = vals.size
-    if m == 0:
-        return out
-    order = np.argsort(vals, kind="stable")
-    raw = vals[order] * np.arange(m, 0, -1)
-    adj = np.minimum(np.maximum.accumulate(raw), 1.0)
-    res = np.empty(m)
-    res[order] = adj
-    out[ok] = res
-    return out
+    def step_down(sorted_p: np.ndarray) -> np.ndarray:
+        return np.maximum.accumulate(sorted_p * np.arange(sorted_p.size, 0, -1))
+
+    return _adjust(pvalues, step_down)
 
 
 def bonferroni_level(confidence: float, m: int) -> float:
