@@ -27,9 +27,14 @@ def example_run(example_dir: Path) -> tuple[Path, object]:
     return out, proc
 
 
-def test_evaluate_example_exits_0_and_prints_summary(example_run: tuple[Path, object]) -> None:
+def test_evaluate_example_exits_with_its_verdict_and_prints_summary(
+        example_run: tuple[Path, object]) -> None:
     out, proc = example_run
-    assert proc.returncode == 0, proc.stderr
+    verdict = json.loads((out / "verdict.json").read_text())
+    # 5,000 rows: the broker regression is seen but not yet decided (ship with guardrails)
+    assert proc.returncode == verdict["exit_code"] == 3, proc.stderr
+    assert "Verdict: SHIP WITH GUARDRAILS (exit code 3)" in proc.stdout
+    assert "cannot be decided with" in proc.stdout
     text = proc.stdout
     assert "credit-default: binary, 5,000 rows, 95% intervals" in text
     for metric in ("accuracy", "roc_auc", "log_loss", "brier_score", "prevalence"):
@@ -38,14 +43,15 @@ def test_evaluate_example_exits_0_and_prints_summary(example_run: tuple[Path, ob
     assert "Slices trailing the rest most on roc_auc" in text
     assert "channel=broker" in text  # the candidate's weak cohort leads the slice table
     assert "Too small to evaluate (min_slice_size=50)" in text
-    assert f"Results: {out}/results.parquet" in text
+    assert f"Results: {out}/ (results, comparisons" in text
     assert proc.stderr == "" or "error" not in proc.stderr.lower()
 
 
 def test_run_folder_files(example_run: tuple[Path, object], example_dir: Path) -> None:
     out, _ = example_run
-    assert {p.name for p in out.iterdir()} == {"results.parquet", "results.json", "excluded.json",
-                                               "manifest.json", "spec.yaml"}
+    assert {p.name for p in out.iterdir()} == {
+        "results.parquet", "results.json", "excluded.json", "manifest.json", "spec.yaml",
+        "comparisons.parquet", "comparisons.json", "verdict.json", "summary.md"}
     pq_table = pd.read_parquet(out / "results.parquet")
     js_table = pd.DataFrame(json.loads((out / "results.json").read_text()))
     assert list(pq_table.columns) == COLUMNS and list(js_table.columns) == COLUMNS

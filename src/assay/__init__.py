@@ -2,6 +2,8 @@
 
 from assay._errors import AssayError, InputError, SpecError
 from assay.api import evaluate
+from assay.compare import register_paired
+from assay.gates import Verdict, register_rule
 from assay.metrics import all_metrics, get_task, register_task, task_names
 from assay.results import EvaluationResult
 from assay.spec import EvalSpec, load_spec, parse_spec
@@ -14,12 +16,15 @@ __all__ = [
     "EvaluationResult",
     "InputError",
     "SpecError",
+    "Verdict",
     "__version__",
     "all_metrics",
     "evaluate",
     "get_task",
     "load_spec",
     "parse_spec",
+    "register_paired",
+    "register_rule",
     "register_task",
     "task_names",
 ]

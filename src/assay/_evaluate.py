@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,25 +122,6 @@ def _model_arrays(raw: dict[str, np.ndarray], rows: EvalRows, i: int, n_dims: in
     codes = [take(raw[f"__d{j}"]) for j in range(n_dims)]
     key = take(raw["__key"]).astype(np.uint64, copy=False) if "__key" in raw else None
     return RowArrays(y=take(raw["__y"]), w=w, scores=scores, codes=codes, key=key)
-
-
-def _slice_rows(arrays: RowArrays, partition: Partition) -> Iterator[np.ndarray | None]:
-    """Row indices of each slice, in the partition's slice order (None = all rows)."""
-    yield None
-    cross_codes: dict[int, np.ndarray] = {}
-    dims = partition.all_dimensions
-    for di, level in partition.positions:
-        dim = dims[di]
-        if dim.is_cross:
-            if di not in cross_codes:
-                code = np.zeros(arrays.y.size, dtype=np.int64)
-                for p in dim.parts:
-                    code = code * len(partition.base[p].levels) + arrays.codes[p]
-                cross_codes[di] = code
-            code = cross_codes[di]
-        else:
-            code = arrays.codes[di]
-        yield np.flatnonzero(code == level)
 
 
 def _level_cells(task: Task, per_slice: list, partition: Partition, ctx: Context,
@@ -283,7 +264,7 @@ def evaluate_spec(
         extras: list[dict[str, Any]] = [{} for _ in per_slice]
         if task.extras is not None:
             extras = task.extras(arrays, per_slice, partition, ctx,
-                                 slice_rows=lambda a=arrays: _slice_rows(a, partition),
+                                 slice_rows=lambda a=arrays: partition.slice_rows(a.codes, a.y.size),
                                  purity=_purity(arrays, rows, i, ctx.score_bins))
         slice_reps: list[dict | None] = [None] * len(per_slice)
         comp_reps: list[dict | None] = [None] * len(per_slice)
@@ -344,9 +325,63 @@ def evaluate_spec(
                         "gap": g[0], "gap_low": glo, "gap_high": ghi})
         slice_sizes[model.name] = sizes
         step("estimate")
+    comparisons, unpaired = None, {}
+    if spec.compare.enabled and spec.candidates:
+        if raw is None:
+            raw = _fetch_rows(rows, partition)
+        comparisons, unpaired = _compare_models(spec, rows, partition, raw, records,
+                                                metric_names, task, report)
+        step("compare")
     report("done", n_models, n_models)
     finished = time.time()
-    return EvaluationResult.from_records(
+    result = EvaluationResult.from_records(
         spec=spec, records=records, excluded=rows.excluded, n_rows=rows.n_rows,
         classes=rows.classes, inputs=rows.inputs, slice_sizes=slice_sizes, timings=timings,
-        started=started, finished=finished, base_dir=str(Path(base_dir).resolve()))
+        started=started, finished=finished, base_dir=str(Path(base_dir).resolve()),
+        comparisons=comparisons, unpaired=unpaired)
+    if spec.gates:
+        result.verdict = result.gate(spec.gates)
+    return result
+
+
+def _compare_models(spec: EvalSpec, rows: EvalRows, partition: Partition,
+                    raw: dict[str, np.ndarray], records: list[dict[str, Any]],
+                    metric_names: list[str], task: Task, report: Progress):
+    """Each candidate against the baseline on the rows both scored (see assay.compare)."""
+    import pandas as pd
+
+    from assay.compare import COMPARE_COLUMNS, PairArrays, PairContext, compare_pair
+
+    index = {m.name: i for i, m in enumerate(spec.models)}
+    singles = {(r["model"], r["slice"], r["metric"]): r for r in records}
+    hib = {name: task.metrics[name].higher_is_better for name in metric_names}
+    ia = index[spec.baseline]
+    tables, unpaired = [], {}
+    for c, cand in enumerate(spec.candidates):
+        ib = index[cand]
+        ok_a, ok_b = raw[f"__ok{ia}"], raw[f"__ok{ib}"]
+        keep = ok_a & ok_b
+        unpaired[cand] = int((ok_a ^ ok_b).sum())
+
+        def take(a: np.ndarray, dtype=np.float64, keep=keep) -> np.ndarray:
+            return a[keep].astype(dtype, copy=False)
+
+        pairs = PairArrays(
+            y=take(raw["__y"], raw["__y"].dtype if spec.task != "regression" else np.float64),
+            w=take(raw["__w"]) if spec.weight else None,
+            a=[take(raw[col]) for col in rows.score_columns[ia]],
+            b=[take(raw[col]) for col in rows.score_columns[ib]])
+        codes = [take(raw[f"__d{j}"], np.int64) for j in range(len(partition.base))]
+        ctx = PairContext(confidence=spec.confidence, replicates=spec.bootstrap,
+                          threshold=spec.threshold, classes=rows.classes,
+                          weighted=spec.weight is not None, top_k=spec.top_k,
+                          calibration_bins=spec.calibration_bins, seed=(spec.seed, c))
+        label = f"comparing {cand} with {spec.baseline}"
+        tables.append(compare_pair(
+            task=spec.task, metrics=metric_names, higher_is_better=hib, pairs=pairs, codes=codes,
+            partition=partition, ctx=ctx, names=(spec.baseline, cand),
+            min_slice_size=spec.min_slice_size, singles=singles, adjust=spec.compare.adjust,
+            power=spec.compare.power,
+            progress=lambda done, total, label=label: report(label, done, total)))
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COMPARE_COLUMNS)
+    return table, unpaired

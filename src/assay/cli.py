@@ -112,8 +112,13 @@ def evaluate(
     exclude_invalid: bool = typer.Option(
         False, "--exclude-invalid", help="Count and exclude out-of-range scores instead of failing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run folder."),
+    report_only: bool = typer.Option(
+        False, "--report-only", help="Print and write the verdict but exit 0 on hold or guardrails "
+                                     "(for exploring; input and internal errors still fail)."),
 ) -> None:
-    """Evaluate the models of SPEC: metrics with confidence intervals per slice."""
+    """Evaluate the models of SPEC: metrics with confidence intervals per slice, the paired
+    comparison of candidates with the baseline, and the gate verdict (exit 0 ship, 3 ship
+    with guardrails, 1 hold)."""
     from assay.api import evaluate as run
 
     fields = {"engine": engine} if engine else {}
@@ -134,10 +139,77 @@ def evaluate(
                          "pass a writable folder with --out") from None
     if not quiet:
         print_summary(result)
-        console.print(f"Results: {escape(str(folder))}/results.parquet (and .json), "
-                      "manifest.json, excluded.json")
+        print_comparison(result)
+        print_verdict(result)
+        console.print(f"Results: {escape(str(folder))}/ (results, comparisons, summary.md, "
+                      "verdict.json, manifest.json)")
     else:
         console.print(escape(str(folder)), highlight=False, soft_wrap=True)
+    if result.verdict is not None and not report_only:
+        raise typer.Exit(result.verdict.exit_code)
+
+
+def print_comparison(result: EvaluationResult) -> None:
+    """Candidate minus baseline on all rows, per metric, with paired intervals."""
+    comp = result.comparisons
+    if comp is None or comp.empty:
+        return
+    for cand in dict.fromkeys(comp.candidate):
+        c = comp[(comp.candidate == cand) & (comp.slice == "overall")]
+        table = Table(title=f"{escape(cand)} - {escape(result.spec.baseline)} on the same rows "
+                            f"(paired; p adjusted: {result.spec.compare.adjust})",
+                      title_justify="left")
+        for col in ("metric", "baseline", "candidate", "delta (CI)", "p", "p adj.", "method"):
+            table.add_column(col, justify="right" if col in ("baseline", "candidate", "p",
+                                                             "p adj.") else "left")
+        for r in c.itertuples():
+            if r.status != "ok":
+                table.add_row(escape(r.metric), "", "", f"[yellow]{r.status}[/]", "", "", "")
+                continue
+            sig = math.isfinite(r.ci_low) and (r.ci_low > 0 or r.ci_high < 0)
+            better = (r.delta > 0) == bool(r.higher_is_better)
+            style = ("green" if better else "red") if sig and r.metric != "churn" else ""
+            delta = f"{r.delta:+.4f} ({r.ci_low:+.4f}, {r.ci_high:+.4f})"
+            table.add_row(escape(r.metric), _fmt(r.baseline_value), _fmt(r.candidate_value),
+                          f"[{style}]{delta}[/]" if style else delta, _p(r.p_value),
+                          _p(r.p_adjusted), escape(_short(r.method)))
+        console.print(table)
+    for cand, n in result.unpaired.items():
+        if n:
+            console.print(f"[yellow]Left out of the comparison[/] of {escape(cand)}: {n:,} row(s) "
+                          "usable for only one of the two models")
+
+
+def _short(method: str) -> str:
+    """The method's name without its details ("paired delong", "tango score interval")."""
+    return method.split(";")[0].split(" over ")[0].split(" (")[0]
+
+
+def _p(p: float) -> str:
+    if p is None or not math.isfinite(p):
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+VERDICT_STYLE = {"ship": "bold green", "ship_with_guardrails": "bold yellow", "hold": "bold red"}
+RULE_STYLE = {"pass": "green", "fail": "red", "undecided": "yellow", "skipped": "dim"}
+
+
+def print_verdict(result: EvaluationResult) -> None:
+    """The verdict, then every rule's outcome with the numbers that decided it."""
+    v = result.verdict
+    if v is None:
+        return
+    table = Table(title="Gate rules", title_justify="left")
+    for col in ("result", "rule", "severity", "decided by"):
+        table.add_column(col)
+    for r in v.rules:
+        table.add_row(f"[{RULE_STYLE.get(r.status, '')}]{r.status}[/]", escape(r.name), r.severity,
+                      escape(r.reason))
+    console.print(table)
+    for w in v.warnings:
+        console.print(f"[yellow]power:[/] {escape(w)}")
+    console.print(f"Verdict: [{VERDICT_STYLE[v.decision]}]{v.headline}[/] (exit code {v.exit_code})")
 
 
 @app.command()
@@ -153,6 +225,94 @@ def metrics(task: str | None = typer.Option(None, help="Only this task.")) -> No
         for m in get_task(name).metrics.values():
             table.add_row(name, m.name, "higher" if m.higher_is_better else "lower", m.method,
                           m.description)
+    console.print(table)
+
+
+@app.command()
+def power(
+    delta: float = typer.Option(..., help="The difference to detect (candidate - baseline, or "
+                                          "the distance from a non-inferiority margin)."),
+    discordance: float | None = typer.Option(
+        None, help="Share of rows on which the models disagree in correctness (accuracy, recall, "
+                   "specificity): McNemar-type planning."),
+    sd: float | None = typer.Option(None, help="Standard deviation of per-row differences (mean "
+                                               "losses, or any metric's se * sqrt(n))."),
+    run: Path | None = typer.Option(None, help="A run folder (assay evaluate --out): take the "
+                                               "discordance or spread from its comparisons."),
+    metric: str | None = typer.Option(None, help="With --run: the metric to plan for."),
+    slice_: list[str] = typer.Option(["overall"], "--slice", help="With --run: slice(s) to plan "
+                                                                  "for (repeat; 'all' for every one)."),
+    alpha: float = typer.Option(0.05, help="Two-sided significance level (1 - confidence)."),
+    target: float = typer.Option(0.8, "--power", help="Probability of detecting the difference."),
+) -> None:
+    """How many rows are needed to detect a difference of DELTA (e.g. a drop of 0.02)?"""
+    from assay.stats import normal_n, paired_proportion_n
+
+    if run is None:
+        if (discordance is None) == (sd is None):
+            raise InputError("give exactly one of --discordance (McNemar-type metrics) or --sd "
+                             "(anything else), or --run with --metric to read them from a run")
+        try:
+            n = paired_proportion_n(delta, discordance, alpha=alpha, power=target) \
+                if discordance is not None else normal_n(delta, sd, alpha=alpha, power=target)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        what = f"discordance {discordance:g}" if discordance is not None else f"sd {sd:g}"
+        console.print(f"{n:,} rows detect a difference of {delta:g} ({what}) with probability "
+                      f"{target:g} at two-sided alpha {alpha:g}.")
+        return
+    _power_from_run(run, metric, slice_, delta, alpha, target)
+
+
+def _power_from_run(run: Path, metric: str | None, slices: list[str], delta: float, alpha: float,
+                    target: float) -> None:
+    import pandas as pd
+
+    from assay.stats import normal_n, paired_proportion_mdd, paired_proportion_n
+
+    path = run / "comparisons.parquet"
+    if not path.is_file():
+        raise InputError(f"{path}: no comparisons in this run folder; pass the folder written by "
+                         "'assay evaluate --out' for a spec with two or more models")
+    comp = pd.read_parquet(path)
+    if metric is None or metric not in set(comp.metric):
+        raise InputError(f"--metric: give one of the compared metrics: "
+                         f"{', '.join(dict.fromkeys(comp.metric))}")
+    rows = comp[(comp.metric == metric) & (comp.status == "ok")]
+    if "all" not in slices:
+        unknown = [s for s in slices if s not in set(comp.slice)]
+        if unknown:
+            raise InputError(f"--slice: unknown slice(s) {', '.join(unknown)}; slices: "
+                             f"{', '.join(dict.fromkeys(comp.slice))}")
+        rows = rows[rows.slice.isin(slices)]
+    table = Table(title=f"Rows needed to detect {delta:g} on {escape(metric)} (power {target:g}, "
+                        f"alpha {alpha:g})", title_justify="left")
+    for col in ("candidate", "slice", "rows now", "spread", "detectable now", "rows needed"):
+        table.add_column(col, justify="left" if col in ("candidate", "slice") else "right")
+    for r in rows.itertuples():
+        share = 1.0
+        try:
+            if math.isfinite(r.discordance) and r.discordance > 0:
+                # the McNemar domain (e.g. positives for recall) is a share of the slice's rows
+                n_dom = r.discordance / r.se**2
+                share = n_dom / r.n
+                need = paired_proportion_n(delta, r.discordance, alpha=alpha, power=target) / share
+                now = paired_proportion_mdd(r.discordance, n_dom, alpha=alpha, power=target)
+                spread = f"discordance {r.discordance:.3f}"
+            elif math.isfinite(r.se) and r.se > 0:
+                sd = r.se * math.sqrt(r.n)
+                need = normal_n(delta, sd, alpha=alpha, power=target)
+                now = r.mdd
+                spread = f"sd {sd:.3g}"
+            else:
+                continue
+        except ValueError:
+            # e.g. a difference larger than the share of rows on which the models disagree
+            table.add_row(escape(r.candidate), escape(r.slice), f"{int(r.n):,}",
+                          f"discordance {r.discordance:.3f}", "—", "not reachable")
+            continue
+        table.add_row(escape(r.candidate), escape(r.slice), f"{int(r.n):,}", spread, f"{now:.4f}",
+                      f"{math.ceil(need):,}")
     console.print(table)
 
 

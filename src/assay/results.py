@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from assay.gates import GateTables, Verdict
 from assay.spec import EvalSpec
 
 #: Columns of the result table, in order. ``gap*`` compare the slice with the rest of the rows.
@@ -72,11 +73,35 @@ class EvaluationResult:
     finished: float
     base_dir: str = "."
     extra: dict[str, Any] = field(default_factory=dict)
+    #: candidate vs baseline per slice and metric (see assay.compare); None = no comparison
+    comparisons: pd.DataFrame | None = None
+    #: per candidate: rows usable for only one of the pair (left out of the comparison)
+    unpaired: dict[str, int] = field(default_factory=dict)
+    #: the gate verdict when the spec has gates
+    verdict: Verdict | None = None
 
     @classmethod
     def from_records(cls, records: list[dict[str, Any]], **kw: Any) -> EvaluationResult:
         table = pd.DataFrame.from_records(records, columns=COLUMNS)
         return cls(table=table, **kw)
+
+    def gate_tables(self) -> GateTables:
+        from assay.compare import COMPARE_COLUMNS
+
+        comp = self.comparisons if self.comparisons is not None else pd.DataFrame(
+            columns=COMPARE_COLUMNS)
+        return GateTables(
+            results=self.table, comparisons=comp, confidence=self.spec.confidence,
+            baseline=self.spec.baseline, candidates=self.spec.candidates,
+            models=[m.name for m in self.spec.models], min_slice_size=self.spec.min_slice_size,
+            n_rows=self.n_rows)
+
+    def gate(self, rules: list[Any]) -> Verdict:
+        """Decide a gate policy (rules or their mappings) on this result's tables; the result
+        is not changed, so several policies can be tried on one evaluation."""
+        from assay.gates import gate, parse_rules
+
+        return gate(parse_rules(list(rules)), self.gate_tables())
 
     def to_pandas(self) -> pd.DataFrame:
         """The tidy result table (a copy)."""
@@ -130,7 +155,8 @@ class EvaluationResult:
         }
 
     def write(self, folder: str | Path) -> Path:
-        """Write results.parquet, results.json, excluded.json, manifest.json and spec.yaml."""
+        """Write results.parquet/.json, excluded.json, manifest.json, spec.yaml, summary.md and,
+        when present, comparisons.parquet/.json and verdict.json."""
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         pq.write_table(self.to_arrow(), out / "results.parquet")
@@ -141,6 +167,17 @@ class EvaluationResult:
                                            encoding="utf-8")
         (out / "spec.yaml").write_text(yaml.safe_dump(self.replayable_spec(), sort_keys=False),
                                        encoding="utf-8")
+        if self.comparisons is not None:
+            pq.write_table(pa.Table.from_pandas(self.comparisons, preserve_index=False),
+                           out / "comparisons.parquet")
+            comp = [{k: _clean(v) for k, v in r.items()} for r in self.comparisons.to_dict("records")]
+            (out / "comparisons.json").write_text(json.dumps(comp, indent=1) + "\n", encoding="utf-8")
+        if self.verdict is not None:
+            (out / "verdict.json").write_text(json.dumps(self.verdict.to_dict(), indent=2) + "\n",
+                                              encoding="utf-8")
+        from assay.report import render_summary
+
+        (out / "summary.md").write_text(render_summary(self), encoding="utf-8")
         return out
 
     def replayable_spec(self) -> dict[str, Any]:

@@ -130,6 +130,16 @@ SliceSpec = Annotated[
 _SLICE_TAGS = {"ColumnSlice", "WhereSlice", "CrossSlice"}
 
 
+class CompareSpec(_Strict):
+    """Which model is the baseline and which are candidates, and how p-values are adjusted."""
+
+    baseline: str | None = None  # default: the first model
+    candidates: list[str] | None = None  # default: every other model
+    adjust: Literal["bh", "holm"] = "bh"  # across the slices x metrics of one candidate
+    power: float = Field(default=0.8, gt=0.0, lt=1.0)  # for minimum detectable differences
+    enabled: bool = True
+
+
 class EvalSpec(_Strict):
     """A complete evaluation: task, rows, label, models, metrics, slices and statistics."""
 
@@ -154,6 +164,25 @@ class EvalSpec(_Strict):
     score_bins: int = Field(default=65536, ge=64, le=1 << 22)
     calibration_bins: int = Field(default=15, ge=2, le=1000)
     engine: Engine = "numpy"
+    compare: CompareSpec = Field(default_factory=CompareSpec)
+    gates: list[Any] = Field(default_factory=list)
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _gate_rules(cls, v: Any) -> Any:
+        from assay.gates import parse_rules
+
+        return parse_rules(v)
+
+    @property
+    def baseline(self) -> str:
+        return self.compare.baseline or self.models[0].name
+
+    @property
+    def candidates(self) -> list[str]:
+        if self.compare.candidates is not None:
+            return list(self.compare.candidates)
+        return [m.name for m in self.models if m.name != self.baseline]
 
     @field_validator("task")
     @classmethod
@@ -193,6 +222,21 @@ class EvalSpec(_Strict):
         dup = sorted({n for n in labels if labels.count(n) > 1})
         if dup:
             raise ValueError(f"slice names must be unique; repeated: {', '.join(dup)} (set 'name')")
+        model_names = set(names)
+        wanted = [self.compare.baseline] if self.compare.baseline else []
+        wanted += self.compare.candidates or []
+        unknown = [w for w in wanted if w not in model_names]
+        if unknown:
+            raise ValueError(f"compare names unknown model(s) {', '.join(map(repr, unknown))}; "
+                             f"models: {', '.join(names)}")
+        if self.baseline in self.candidates:
+            raise ValueError(f"compare: the baseline {self.baseline!r} cannot also be a candidate")
+        for i, rule in enumerate(self.gates):
+            for field_name in ("model", "candidate"):
+                got = getattr(rule, field_name, None)
+                if got is not None and got not in model_names:
+                    raise ValueError(f"gates[{i}].{field_name}: unknown model {got!r}; models: "
+                                     f"{', '.join(names)}")
         known = set(labels)
         for s in self.slices:
             if isinstance(s, CrossSlice):

@@ -10,6 +10,7 @@ dimension is aggregated on its own.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,6 +122,25 @@ class Partition:
         for p in cross.parts:
             expr = f"(({expr}) * {len(self.base[p].levels)} + ({self.base[p].sql}))"
         return expr
+
+    def slice_rows(self, codes: list[np.ndarray], n: int) -> Iterator[np.ndarray | None]:
+        """Row indices of each slice, in slice order (None = all rows), from the base
+        dimensions' per-row ``codes`` (rows already in memory)."""
+        yield None
+        cross_codes: dict[int, np.ndarray] = {}
+        dims = self.all_dimensions
+        for di, level in self.positions:
+            dim = dims[di]
+            if dim.is_cross:
+                if di not in cross_codes:
+                    code = np.zeros(n, dtype=np.int64)
+                    for p in dim.parts:
+                        code = code * len(self.base[p].levels) + codes[p]
+                    cross_codes[di] = code
+                code = cross_codes[di]
+            else:
+                code = codes[di]
+            yield np.flatnonzero(code == level)
 
     # ---- from per-atom or per-dimension sums to per-slice sums -------------------------
 

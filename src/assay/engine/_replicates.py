@@ -97,11 +97,11 @@ def poisson_replicates(
         for req in requests:
             cell = (np.zeros(stop - start, dtype=np.int64) if req.cell is None
                     else np.asarray(req.cell[start:stop], dtype=np.int64))  # type: ignore[index]
-            keys = [cell] + [c[start:stop] * req.cells + cell for c in dim_codes]
+            cell_keys = [cell] + [c[start:stop] * req.cells + cell for c in dim_codes]
             sizes = [req.cells] + [len(d.levels) * req.cells for d in dims]
             for name, value in req.values.items():
                 v = np.ones(stop - start) if value is None else np.asarray(value[start:stop])  # type: ignore[index]
-                for j, (key, size) in enumerate(zip(keys, sizes, strict=True)):
+                for j, (key, size) in enumerate(zip(cell_keys, sizes, strict=True)):
                     s = sparse.csr_matrix((v, (key, cols)), shape=(size, stop - start))
                     acc[req.name][name][j] += s @ m
     out: dict[str, dict[str, np.ndarray]] = {}

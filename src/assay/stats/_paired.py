@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize as _opt
@@ -186,15 +187,37 @@ def _placements(
     return v10, v01
 
 
+@dataclass(frozen=True)
+class DeLongPair:
+    """Both AUCs of a paired DeLong comparison and the test of their difference."""
+
+    auc_a: float
+    auc_b: float
+    delta: float
+    se: float
+    p_value: float
+
+
 def paired_delong(
     y: np.ndarray,
     score_a: np.ndarray,
     score_b: np.ndarray,
     weights: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
+    """``(delta, se, p_value)`` of :func:`delong_pair` (see there)."""
+    r = delong_pair(y, score_a, score_b, weights)
+    return r.delta, r.se, r.p_value
+
+
+def delong_pair(
+    y: np.ndarray,
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> DeLongPair:
     """DeLong's test for two correlated ROC AUCs scored on the same rows.
 
-    Returns ``(delta, se, p_value)`` with delta = AUC(score_b) - AUC(score_a): pass the
+    Returns both AUCs and ``delta`` = AUC(score_b) - AUC(score_a), its ``se`` and ``p_value``: pass the
     baseline's scores as ``score_a`` and the candidate's as ``score_b``. ``y`` holds 0/1
     labels (1 = positive). The variance of delta comes from each row's placement values
     under both models (DeLong, DeLong & Clarke-Pearson 1988), so the correlation between the
@@ -248,8 +271,9 @@ def paired_delong(
     sw_p, sw_n = wp.sum(), wn.sum()
     auc = v10 @ wp / sw_p
     delta = float(auc[1] - auc[0])
+    aa, ab = float(auc[0]), float(auc[1])
     if m < 2 or k < 2:
-        return delta, math.nan, math.nan
+        return DeLongPair(aa, ab, delta, math.nan, math.nan)
     # influence of each row on delta, per class (the difference of the two models')
     dp = (v10[1] - v10[0]) - delta
     dn = (v01[1] - v01[0]) - delta
@@ -257,8 +281,8 @@ def paired_delong(
         + (k / (k - 1)) * float(np.sum((wn * dn) ** 2)) / sw_n**2
     se = math.sqrt(max(var, 0.0))
     if se == 0.0:
-        return delta, 0.0, 1.0 if delta == 0.0 else 0.0
-    return delta, se, float(2.0 * _st.norm.sf(abs(delta) / se))
+        return DeLongPair(aa, ab, delta, 0.0, 1.0 if delta == 0.0 else 0.0)
+    return DeLongPair(aa, ab, delta, se, float(2.0 * _st.norm.sf(abs(delta) / se)))
 
 
 # --------------------------------------------------------------------------- paired t
