@@ -53,7 +53,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_core import assay_source_digest  # the same digest as the core benchmark
+from bench_core import _reset_peak, _status, assay_source_digest  # shared with the core benchmark
 
 HERE = Path(__file__).resolve().parent
 SEED = 20240917
@@ -98,26 +98,6 @@ def make_data(path: Path, n: int) -> None:
 
 
 # ==== measurement helpers ================================================================
-
-
-def _status(key: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 class Measure:

@@ -92,3 +92,36 @@ def test_ci_job_records_the_exit_code_without_failing_early() -> None:
     publish = _step("Publish the summary")
     assert publish["if"].startswith("always()")
     assert "summary.md" in publish["run"]
+
+
+def test_power_command_matches_the_power_functions(full_example: Path) -> None:
+    """`assay power` prints what assay.stats' sample-size functions give, from inputs and
+    from a run's comparisons (the McNemar domain of recall is the positives: rows needed
+    scale by the slice's share of them)."""
+    import math
+
+    import pandas as pd
+
+    from assay.stats import normal_n, paired_proportion_n
+
+    proc = run_subprocess("power", "--delta", "0.02", "--discordance", "0.1")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{paired_proportion_n(0.02, 0.1):,} rows detect a difference of 0.02" in proc.stdout
+    proc = run_subprocess("power", "--delta", "0.01", "--sd", "0.3")
+    assert f"{normal_n(0.01, 0.3):,} rows detect" in proc.stdout
+
+    out = full_example / "run_power"
+    run_subprocess("evaluate", full_example / "spec.yaml", "-o", out)
+    comp = pd.read_parquet(out / "comparisons.parquet")
+    row = comp[(comp.metric == "recall") & (comp.slice == "overall")].iloc[0]
+    share = row.discordance / row.se**2 / row.n  # positives / rows
+    expected = math.ceil(paired_proportion_n(0.02, row.discordance) / share)
+    proc = run_subprocess("power", "--run", out, "--metric", "recall", "--delta", "0.02")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{expected:,}" in proc.stdout
+    auc = comp[(comp.metric == "roc_auc") & (comp.slice == "overall")].iloc[0]
+    expected = normal_n(0.01, auc.se * math.sqrt(auc.n))
+    proc = run_subprocess("power", "--run", out, "--metric", "roc_auc", "--delta", "0.01")
+    assert f"{expected:,}" in proc.stdout
+    bad = run_subprocess("power", "--run", out, "--metric", "rocauc", "--delta", "0.01")
+    assert bad.returncode == 2 and "--metric: give one of the compared metrics" in bad.stderr

@@ -95,8 +95,14 @@ def gate_tables(comp: pd.DataFrame) -> GateTables:
     res = pd.DataFrame({"model": "cand", "slice": comp.slice, "dimension": comp.dimension,
                         "metric": comp.metric, "n": comp.n})
     return GateTables(results=res, comparisons=comp, confidence=CONFIDENCE, baseline="base",
-                      candidates=["cand"], models=["base", "cand"], min_slice_size=MIN_SLICE_SIZE,
-                      n_rows=int(comp.n.iloc[0]))
+                      candidates=["cand"], models=["base", "cand"], min_slice_size=MIN_SLICE_SIZE)
+
+
+def simulate_rule(rules: list, make_comparison) -> tuple[list, float]:
+    """Gate N_SIMS simulated comparison tables with one rule: its outcomes and the seconds."""
+    start = time.perf_counter()
+    outcomes = [gate(rules, gate_tables(make_comparison())).rules[0] for _ in range(N_SIMS)]
+    return outcomes, time.perf_counter() - start
 
 
 def paired_binary(rng: np.random.Generator, p10: np.ndarray, p01: np.ndarray, acc: np.ndarray
@@ -180,17 +186,15 @@ def test_non_inferiority_false_ship_rate_at_the_margin_accuracy() -> None:
     partition, codes = segments([])
     rules = parse_rules([{"rule": "non_inferiority", "metric": "accuracy", "margin": margin}])
     rng = np.random.default_rng(2)
-    passes = fails = 0
-    deltas = []
-    start = time.perf_counter()
-    for _ in range(N_SIMS):
+
+    def simulate() -> pd.DataFrame:
         y, a, b = paired_binary(rng, np.full(n, p10), np.full(n, p01), np.full(n, 0.8))
-        comp = compare("binary", "accuracy", True, y, a, b, partition, codes)
-        (r,) = gate(rules, gate_tables(comp)).rules
-        passes += r.status == PASS
-        fails += r.status == FAIL
-        deltas.append(r.targets[0].observed)
-    elapsed = time.perf_counter() - start
+        return compare("binary", "accuracy", True, y, a, b, partition, codes)
+
+    outcomes, elapsed = simulate_rule(rules, simulate)
+    passes = sum(r.status == PASS for r in outcomes)
+    fails = sum(r.status == FAIL for r in outcomes)
+    deltas = [r.targets[0].observed for r in outcomes]
     rate = passes / N_SIMS
     report("2 false ship, accuracy at -margin", n_sims=N_SIMS, n=n, false_ship=rate,
            fail=fails / N_SIMS, mean_delta=float(np.mean(deltas)), seconds=elapsed)
@@ -210,18 +214,17 @@ def test_non_inferiority_false_ship_rate_at_the_margin_mae() -> None:
     partition, codes = segments([])
     rules = parse_rules([{"rule": "non_inferiority", "metric": "mae", "margin": margin}])
     rng = np.random.default_rng(3)
-    passes = fails = 0
-    start = time.perf_counter()
-    for _ in range(N_SIMS):
+
+    def simulate() -> pd.DataFrame:
         y = rng.normal(10.0, 3.0, n)
         e = rng.normal(size=n)
         a, b = y + e, y + e + rng.normal(scale=s, size=n)
-        comp = compare("regression", "mae", False, y, a, b, partition, codes)
-        (r,) = gate(rules, gate_tables(comp)).rules
-        assert r.targets[0].direction == "<=" and r.targets[0].bound == margin
-        passes += r.status == PASS
-        fails += r.status == FAIL
-    elapsed = time.perf_counter() - start
+        return compare("regression", "mae", False, y, a, b, partition, codes)
+
+    outcomes, elapsed = simulate_rule(rules, simulate)
+    assert all(r.targets[0].direction == "<=" and r.targets[0].bound == margin for r in outcomes)
+    passes = sum(r.status == PASS for r in outcomes)
+    fails = sum(r.status == FAIL for r in outcomes)
     rate = passes / N_SIMS
     report("2 false ship, mae at +margin", n_sims=N_SIMS, n=n, false_ship=rate,
            fail=fails / N_SIMS, seconds=elapsed)
@@ -241,15 +244,14 @@ def test_superiority_power_accuracy_matches_prediction() -> None:
     partition, codes = segments([])
     rules = parse_rules([{"rule": "superiority", "metric": "accuracy"}])
     rng = np.random.default_rng(4)
-    hits = 0
-    start = time.perf_counter()
-    for _ in range(N_SIMS):
+
+    def simulate() -> pd.DataFrame:
         y, a, b = paired_binary(rng, np.full(n, (psi + delta) / 2), np.full(n, (psi - delta) / 2),
                                 np.full(n, 0.75))
-        comp = compare("binary", "accuracy", True, y, a, b, partition, codes)
-        hits += gate(rules, gate_tables(comp)).rules[0].status == PASS
-    elapsed = time.perf_counter() - start
-    rate = hits / N_SIMS
+        return compare("binary", "accuracy", True, y, a, b, partition, codes)
+
+    outcomes, elapsed = simulate_rule(rules, simulate)
+    rate = sum(r.status == PASS for r in outcomes) / N_SIMS
     report("3 power, accuracy", n_sims=N_SIMS, n=n, predicted=predicted, detected=rate,
            seconds=elapsed)
     assert 0.5 <= predicted <= 0.8
@@ -266,18 +268,17 @@ def test_superiority_power_mae_matches_prediction() -> None:
     partition, codes = segments([])
     rules = parse_rules([{"rule": "superiority", "metric": "mae"}])
     rng = np.random.default_rng(5)
-    hits = 0
-    start = time.perf_counter()
-    for _ in range(N_SIMS):
+
+    def simulate() -> pd.DataFrame:
         y = rng.normal(10.0, 3.0, n)
         side = rng.choice([-1.0, 1.0], n)  # errors on both sides of the label
         err = rng.uniform(1.0, 2.0, n)
         d = rng.uniform(-delta - h, -delta + h, n)
-        comp = compare("regression", "mae", False, y, y + side * err, y + side * (err + d),
+        return compare("regression", "mae", False, y, y + side * err, y + side * (err + d),
                        partition, codes)
-        hits += gate(rules, gate_tables(comp)).rules[0].status == PASS
-    elapsed = time.perf_counter() - start
-    rate = hits / N_SIMS
+
+    outcomes, elapsed = simulate_rule(rules, simulate)
+    rate = sum(r.status == PASS for r in outcomes) / N_SIMS
     report("3 power, mae", n_sims=N_SIMS, n=n, predicted=predicted, detected=rate,
            seconds=elapsed)
     assert 0.5 <= predicted <= 0.8

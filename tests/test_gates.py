@@ -85,8 +85,7 @@ def tables(comparisons: list[dict[str, Any]] = (), results: list[dict[str, Any]]
                               model=c["candidate"]) for c in comparisons]
     res = pd.DataFrame.from_records(list(results), columns=COLUMNS)
     return GateTables(results=res, comparisons=comp, confidence=0.95, baseline="base",
-                      candidates=["cand"], models=["base", "cand"], min_slice_size=min_slice_size,
-                      n_rows=int(res.n.max()) if len(res) else 0)
+                      candidates=["cand"], models=["base", "cand"], min_slice_size=min_slice_size)
 
 
 def decide(rule: dict[str, Any], t: GateTables) -> Verdict:

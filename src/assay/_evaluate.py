@@ -375,7 +375,8 @@ def _compare_models(spec: EvalSpec, rows: EvalRows, partition: Partition,
         ctx = PairContext(confidence=spec.confidence, replicates=spec.bootstrap,
                           threshold=spec.threshold, classes=rows.classes,
                           weighted=spec.weight is not None, top_k=spec.top_k,
-                          calibration_bins=spec.calibration_bins, seed=(spec.seed, c))
+                          calibration_bins=spec.calibration_bins, score_bins=spec.score_bins,
+                          seed=(spec.seed, c))
         label = f"comparing {cand} with {spec.baseline}"
         tables.append(compare_pair(
             task=spec.task, metrics=metric_names, higher_is_better=hib, pairs=pairs, codes=codes,

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from assay._errors import AssayError, InputError
 from assay.metrics import get_task, task_names
+from assay.report._summary import format_p
 from assay.results import EvaluationResult
 
 EXIT_OK, EXIT_HOLD, EXIT_INPUT, EXIT_GUARDRAILS, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -171,8 +172,8 @@ def print_comparison(result: EvaluationResult) -> None:
             style = ("green" if better else "red") if sig and r.metric != "churn" else ""
             delta = f"{r.delta:+.4f} ({r.ci_low:+.4f}, {r.ci_high:+.4f})"
             table.add_row(escape(r.metric), _fmt(r.baseline_value), _fmt(r.candidate_value),
-                          f"[{style}]{delta}[/]" if style else delta, _p(r.p_value),
-                          _p(r.p_adjusted), escape(_short(r.method)))
+                          f"[{style}]{delta}[/]" if style else delta, format_p(r.p_value),
+                          format_p(r.p_adjusted), escape(_short(r.method)))
         console.print(table)
     for cand, n in result.unpaired.items():
         if n:
@@ -183,12 +184,6 @@ def print_comparison(result: EvaluationResult) -> None:
 def _short(method: str) -> str:
     """The method's name without its details ("paired delong", "tango score interval")."""
     return method.split(";")[0].split(" over ")[0].split(" (")[0]
-
-
-def _p(p: float) -> str:
-    if p is None or not math.isfinite(p):
-        return "—"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 VERDICT_STYLE = {"ship": "bold green", "ship_with_guardrails": "bold yellow", "hold": "bold red"}

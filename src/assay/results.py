@@ -93,8 +93,7 @@ class EvaluationResult:
         return GateTables(
             results=self.table, comparisons=comp, confidence=self.spec.confidence,
             baseline=self.spec.baseline, candidates=self.spec.candidates,
-            models=[m.name for m in self.spec.models], min_slice_size=self.spec.min_slice_size,
-            n_rows=self.n_rows)
+            models=[m.name for m in self.spec.models], min_slice_size=self.spec.min_slice_size)
 
     def gate(self, rules: list[Any]) -> Verdict:
         """Decide a gate policy (rules or their mappings) on this result's tables; the result

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
 from assay.compare._methods import (
     OK,
@@ -25,8 +24,14 @@ from assay.compare._methods import (
 )
 from assay.compare._tasks import CHANGED, PAIRED, SKIP, UNPAIRED, per_class_methods
 from assay.engine import Partition
-from assay.stats import benjamini_hochberg, holm, mover_difference
-from assay.stats._power import paired_proportion_mdd
+from assay.stats import (
+    benjamini_hochberg,
+    holm,
+    mover_difference,
+    normal_mdd,
+    paired_proportion_mdd,
+    z_value,
+)
 
 #: Columns of the comparison table, in order. ``delta`` = candidate - baseline.
 COMPARE_COLUMNS = ["baseline", "candidate", "slice", "dimension", "level", "metric",
@@ -48,13 +53,9 @@ def _unpaired(a: dict | None, b: dict | None, confidence: float) -> PairedEstima
     if not all(math.isfinite(x) for x in (a["ci_low"], a["ci_high"], b["ci_low"], b["ci_high"])):
         return PairedEstimate(a["value"], b["value"], d, method=method, note="no interval")
     ci = mover_difference(b["value"], b["ci_low"], b["ci_high"], a["value"], a["ci_low"], a["ci_high"])
-    return PairedEstimate(a["value"], b["value"], d, ci.low, ci.high, math.nan, method,
-                          se=(ci.high - ci.low) / 2 / _z(confidence) if math.isfinite(ci.low) else math.nan,
+    se = (ci.high - ci.low) / 2 / z_value(confidence) if math.isfinite(ci.low) else math.nan
+    return PairedEstimate(a["value"], b["value"], d, ci.low, ci.high, math.nan, method, se=se,
                           note="each model on its own usable rows")
-
-
-def _z(confidence: float) -> float:
-    return float(_st.norm.ppf(0.5 + confidence / 2))
 
 
 def _mdd(est: PairedEstimate, confidence: float, power: float) -> float:
@@ -67,7 +68,8 @@ def _mdd(est: PairedEstimate, confidence: float, power: float) -> float:
         if est.discordance <= 0 or not est.n_domain > 0:
             return math.nan  # the models agree on every row: no variance to plan with
         return paired_proportion_mdd(est.discordance, est.n_domain, alpha=alpha, power=power)
-    return (_z(confidence) + float(_st.norm.ppf(power))) * est.se
+    # se = sd / sqrt(n): the normal family's mdd at n = 1 with sd = se
+    return normal_mdd(est.se, 1.0, alpha=alpha, power=power)
 
 
 def compare_pair(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from assay.stats import (
     delong_pair,
     kish_effective_size,
     mcnemar_exact,
+    paired_t,
     percentile_interval,
     tango_interval,
     z_value,
@@ -83,6 +84,7 @@ class PairContext:
     weighted: bool
     top_k: int = 2
     calibration_bins: int = 15
+    score_bins: int = 65536
     coarse_cells: int = 32
     #: seed of the slice being compared; each method adds its own index
     seed: tuple[int, ...] = (0,)
@@ -323,9 +325,9 @@ def _t_estimate(base: float, cand: float, mean: float, se: float, df: float, met
         p = 1.0 if mean == 0.0 else 0.0
         return PairedEstimate(base, cand, mean * scale, mean * scale, mean * scale, p, method,
                               se=0.0, note="every row's difference is the same")
-    q = float(_st.t.ppf(0.5 + ctx.confidence / 2, df))
-    p = float(2 * _st.t.sf(abs(mean) / se, df))
-    lo, hi = sorted(((mean - q * se) * scale, (mean + q * se) * scale))
+    # the paired t of assay.stats on df + 1 rows whose differences have sd se * sqrt(df + 1)
+    ci, p = paired_t(mean, se * math.sqrt(df + 1), df + 1, ctx.confidence)
+    lo, hi = sorted((ci.low * scale, ci.high * scale))
     return PairedEstimate(base, cand, mean * scale, lo, hi, p, method, se=se * abs(scale))
 
 
@@ -420,7 +422,3 @@ def churn_estimate(changed: np.ndarray, w: np.ndarray | None, ctx: PairContext) 
         n_eff = kish_effective_size(sw, float((w * w).sum()))
         share, ci = churn(float(w[changed].sum()) / sw * n_eff, n_eff, ctx.confidence)
     return PairedEstimate(math.nan, math.nan, share, ci.low, ci.high, method="wilson", se=ci.se)
-
-
-def with_note(est: PairedEstimate, note: str) -> PairedEstimate:
-    return replace(est, note="; ".join(x for x in (est.note, note) if x))

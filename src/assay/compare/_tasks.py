@@ -69,9 +69,10 @@ def _coarse_cell(p: PairArrays, side: str, ctx: PairContext) -> tuple[np.ndarray
     """Label x coarse score cell; cells hold equal shares of this model's positives."""
     def make() -> np.ndarray:
         s = _side(p, side)[0]
-        fine = np.minimum((s * 65536).astype(np.int64), 65535)
-        pos = np.bincount(fine[p.y == 1], minlength=65536).astype(np.float64)
-        mapping = rk.coarse_map(pos if pos.sum() > 0 else np.bincount(fine, minlength=65536)
+        bins = ctx.score_bins
+        fine = np.minimum((s * bins).astype(np.int64), bins - 1)
+        pos = np.bincount(fine[p.y == 1], minlength=bins).astype(np.float64)
+        mapping = rk.coarse_map(pos if pos.sum() > 0 else np.bincount(fine, minlength=bins)
                                 .astype(np.float64), ctx.coarse_cells)
         return p.y.astype(np.int64) * ctx.coarse_cells + mapping[fine]
 
@@ -79,7 +80,10 @@ def _coarse_cell(p: PairArrays, side: str, ctx: PairContext) -> tuple[np.ndarray
 
 
 def _ap_of(y: np.ndarray, s: np.ndarray, w: np.ndarray | None) -> float:
-    """Step-wise average precision on exact scores (as scikit-learn), ties grouped."""
+    """Step-wise average precision on exact scores (as scikit-learn), ties grouped.
+
+    Written here because scikit-learn is not a runtime dependency; tests check it against
+    ``sklearn.metrics.average_precision_score``."""
     order = np.argsort(-s, kind="stable")
     s, y = s[order], y[order]
     ww = np.ones(s.size) if w is None else w[order]

@@ -30,6 +30,7 @@ from scipy import stats as _st
 from assay._errors import SpecError
 from assay.gates._outcome import FAIL, PASS, SKIPPED, UNDECIDED, RuleOutcome, TargetOutcome
 from assay.gates._rules import (
+    RULES,
     MinRowsRule,
     NonInferiorityRule,
     Rule,
@@ -51,7 +52,6 @@ class GateTables:
     candidates: list[str]
     models: list[str]
     min_slice_size: int
-    n_rows: int
 
     @property
     def alpha_one_sided(self) -> float:
@@ -94,6 +94,25 @@ class GateTables:
 def _by_slice(table: pd.DataFrame) -> dict[str, Any]:
     """Rows of one model (or candidate) and metric by slice label, as named tuples."""
     return {r.slice: r for r in table.itertuples(index=False)}
+
+
+def _require_metric(rule: Rule, table: pd.DataFrame, compared: bool) -> None:
+    """Stop with the metrics that exist when a rule names one the table does not have."""
+    metric = rule.metric  # type: ignore[attr-defined]
+    if metric not in set(table.metric):
+        verb, done, known = ("compares", "compared", "Compared metrics") if compared else \
+            ("needs", "computed", "Metrics")
+        raise SpecError(f"gates: rule {rule.label!r} {verb} metric {metric!r}, which was not {done}. "
+                        f"{known}: {', '.join(dict.fromkeys(table.metric))}; fix 'metric' in the rule")
+
+
+def _precheck(t: TargetOutcome, row: Any, min_size: int) -> None:
+    """Skip a target below the rule's minimum slice size; mark one without a usable estimate
+    undecided. Otherwise the target stays open (status "") for the family decision."""
+    if t.n < min_size and t.slice != "overall":
+        t.status, t.note = SKIPPED, f"{t.n} rows < min_slice_size {min_size}"
+    elif row.status != "ok" or not math.isfinite(t.observed):
+        t.status, t.note = UNDECIDED, f"cannot be decided: {row.note or row.status}"
 
 
 def _side_p(estimate: float, low: float, high: float, bound: float, z: float) -> tuple[float, float]:
@@ -171,9 +190,7 @@ def _compared(rule: NonInferiorityRule | SuperiorityRule, tables: GateTables,
         return RuleOutcome(rule.label, rule.rule, rule.severity, UNDECIDED,
                            "no comparison: evaluate a baseline and a candidate on the same rows",
                            rule.metric, [], rule.model_dump(mode="json"))
-    if rule.metric not in set(comp.metric):
-        raise SpecError(f"gates: rule {rule.label!r} compares metric {rule.metric!r}, which was not "
-                        f"compared. Compared metrics: {', '.join(dict.fromkeys(comp.metric))}")
+    _require_metric(rule, comp, compared=True)
     slices = tables.slices_for(rule)
     min_size = tables.min_size(rule)
     z = tables.z
@@ -190,10 +207,7 @@ def _compared(rule: NonInferiorityRule | SuperiorityRule, tables: GateTables,
             bound = sign * offset  # in the metric's own units
             t = TargetOutcome(cand, s, "", r.delta, r.ci_low, r.ci_high, bound,
                               ">=" if sign > 0 else "<=", int(r.n), mdd=float(r.mdd))
-            if int(r.n) < min_size and s != "overall":
-                t.status, t.note = SKIPPED, f"{int(r.n)} rows < min_slice_size {min_size}"
-            elif r.status != "ok" or not math.isfinite(r.delta):
-                t.status, t.note = UNDECIDED, f"cannot be decided: {r.note or r.status}"
+            _precheck(t, r, min_size)
             # better-oriented estimate, interval and bound
             d, lo, hi = sign * r.delta, min(sign * r.ci_low, sign * r.ci_high), \
                 max(sign * r.ci_low, sign * r.ci_high)
@@ -225,9 +239,7 @@ def decide_superiority(rule: SuperiorityRule, tables: GateTables) -> RuleOutcome
 
 def decide_threshold(rule: ThresholdRule, tables: GateTables) -> RuleOutcome:
     res = tables.results
-    if rule.metric not in set(res.metric):
-        raise SpecError(f"gates: rule {rule.label!r} needs metric {rule.metric!r}, which was not "
-                        f"computed. Metrics: {', '.join(dict.fromkeys(res.metric))}")
+    _require_metric(rule, res, compared=False)
     models = [rule.model] if rule.model else (tables.candidates or tables.models)
     slices = tables.slices_for(rule)
     min_size = tables.min_size(rule)
@@ -248,11 +260,9 @@ def decide_threshold(rule: ThresholdRule, tables: GateTables) -> RuleOutcome:
                 up, down = _side_p(r.value, r.ci_low, r.ci_high, bound, z)
                 if direction == "<=":
                     up, down = down, up  # "pass" = below the cap
-                if int(r.n) < min_size and s != "overall":
-                    t.status, t.note = SKIPPED, f"{int(r.n)} rows < min_slice_size {min_size}"
-                elif r.status != "ok" or not math.isfinite(r.value):
-                    t.status, t.note = UNDECIDED, f"cannot be decided: {r.note or r.status}"
-                elif rule.judge == "value" or (rule.judge == "ci_low") == (direction == ">="):
+                _precheck(t, r, min_size)
+                burden = rule.judge == "value" or (rule.judge == "ci_low") == (direction == ">=")
+                if t.status == "" and burden:
                     # the value, or the bound that must itself clear the line (burden on the
                     # model: every slice must show it, no adjustment needed)
                     x = {"value": r.value, "ci_low": r.ci_low, "ci_high": r.ci_high}[rule.judge]
@@ -287,10 +297,4 @@ register_rule("min_rows", MinRowsRule, decide_min_rows)
 
 
 def decide_rule(rule: Rule, tables: GateTables) -> RuleOutcome:
-    from assay.gates._rules import RULES
-
     return RULES[rule.rule].decide(rule, tables)
-
-
-def describe_targets(outcome: RuleOutcome) -> list[dict[str, Any]]:
-    return [t.__dict__ for t in outcome.targets]

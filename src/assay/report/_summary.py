@@ -104,11 +104,12 @@ def _movers_table(rows: pd.DataFrame) -> list[str]:
     for r in rows.itertuples():
         lines.append(f"| {md(r.slice)} | {md(r.metric)} | {_num(r.baseline_value)} | "
                      f"{_num(r.candidate_value)} | {_num(r.delta, sign=True)}{_ci(r.ci_low, r.ci_high)}"
-                     f" | {_p(r.p_adjusted)} | {int(r.n):,} |")
+                     f" | {format_p(r.p_adjusted)} | {int(r.n):,} |")
     return lines
 
 
-def _p(p: float) -> str:
+def format_p(p: float) -> str:
+    """A p-value for people: three decimals, or <0.001."""
     if p is None or not math.isfinite(p):
         return "—"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
