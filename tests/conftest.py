@@ -20,6 +20,15 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "credit_default"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _run_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Runs recorded by CLI tests go to a session store, not to .assay/ in the repository
+    (tests that check the store open their own)."""
+    path = tmp_path_factory.mktemp("store") / "runs.db"
+    os.environ["ASSAY_STORE"] = str(path)
+    return path
+
+
 def write_table(path: Path, df: pd.DataFrame) -> Path:
     """Write ``df`` as Parquet, CSV or JSONL, chosen by the file extension."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,3 +159,17 @@ def example_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec["bootstrap"] = 200
     write_spec(root / "spec.yaml", spec)
     return root
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Any:
+    """A fresh PostgreSQL server on loopback (see tests/_postgres.py); skips, saying why,
+    where none can be started."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'assay[postgres]')")
+    from _postgres import Unavailable, postgres_server
+
+    try:
+        with postgres_server() as url:
+            yield url
+    except Unavailable as exc:
+        pytest.skip(f"no PostgreSQL server: {exc}")

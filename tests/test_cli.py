@@ -43,7 +43,7 @@ def test_evaluate_example_exits_with_its_verdict_and_prints_summary(
     assert "Slices trailing the rest most on roc_auc" in text
     assert "channel=broker" in text  # the candidate's weak cohort leads the slice table
     assert "Too small to evaluate (min_slice_size=50)" in text
-    assert f"Results: {out}/ (results, comparisons" in text
+    assert f"Results: {out}/ (report.html, summary.md" in text
     assert proc.stderr == "" or "error" not in proc.stderr.lower()
 
 
@@ -51,7 +51,8 @@ def test_run_folder_files(example_run: tuple[Path, object], example_dir: Path) -
     out, _ = example_run
     assert {p.name for p in out.iterdir()} == {
         "results.parquet", "results.json", "excluded.json", "manifest.json", "spec.yaml",
-        "comparisons.parquet", "comparisons.json", "verdict.json", "summary.md"}
+        "comparisons.parquet", "comparisons.json", "verdict.json", "summary.md", "report.html",
+        "curves.json"}
     pq_table = pd.read_parquet(out / "results.parquet")
     js_table = pd.DataFrame(json.loads((out / "results.json").read_text()))
     assert list(pq_table.columns) == COLUMNS and list(js_table.columns) == COLUMNS

@@ -10,7 +10,8 @@ import assay
 
 PUBLIC = {
     "assay": {"AssayError", "EvalSpec", "EvaluationResult", "InputError", "SpecError", "Verdict",
-              "__version__", "all_metrics", "evaluate", "get_task", "load_spec", "parse_spec",
+              "__version__", "all_metrics", "evaluate", "get_task", "load_spec", "open_store",
+              "parse_spec",
               "register_paired", "register_rule", "register_task", "task_names"},
     "assay.stats": {"DeLongPair", "Interval", "benjamini_hochberg", "bonferroni_level",
                     "bootstrap_p_value", "churn", "delong_pair", "holm", "kish_effective_size",
@@ -29,7 +30,14 @@ PUBLIC = {
                     "UNDECIDED", "GateTables", "MinRowsRule", "NonInferiorityRule", "Rule",
                     "RuleError", "RuleOutcome", "SuperiorityRule", "TargetOutcome", "ThresholdRule",
                     "Verdict", "gate", "parse_rules", "power_warnings", "register_rule"},
-    "assay.report": {"render_summary"},
+    "assay.report": {"render_data_card", "render_html", "render_model_card", "render_summary"},
+    "assay.store": {"COMPLETE", "DEFAULT_LOCATION", "FAILED", "INTERRUPTED", "RUNNING", "STATUSES",
+                    "STORE_ENV", "RerunReport", "RunStore", "StoredRun", "TableDiff", "dataset_name",
+                    "mapping_changes", "open_store", "record_evaluation", "rerun", "store_url",
+                    "table_diff"},
+    "assay.data": {"EvalRows", "Redactor", "example_rows", "file_sha256", "input_fingerprints",
+                   "load_rows", "path_sha256", "profile"},
+    "assay.integrations.mlflow": {"log_run"},
 }
 
 

@@ -7,6 +7,7 @@ from assay.gates import Verdict, register_rule
 from assay.metrics import all_metrics, get_task, register_task, task_names
 from assay.results import EvaluationResult
 from assay.spec import EvalSpec, load_spec, parse_spec
+from assay.store import open_store
 
 __version__ = "0.1.0"
 
@@ -22,6 +23,7 @@ __all__ = [
     "evaluate",
     "get_task",
     "load_spec",
+    "open_store",
     "parse_spec",
     "register_paired",
     "register_rule",

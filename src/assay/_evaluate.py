@@ -13,7 +13,8 @@ import numpy as np
 import pyarrow as pa
 
 from assay._errors import SpecError
-from assay.data import EvalRows, load_rows
+from assay.data import EvalRows, example_rows, load_rows, profile
+from assay.data._fingerprint import table_sha256
 from assay.engine import Partition
 from assay.engine._replicates import cell_replicates, poisson_replicates
 from assay.engine._states import aggregate_duckdb, aggregate_numpy
@@ -222,6 +223,7 @@ def evaluate_spec(
     raw: dict[str, np.ndarray] | None = None
     records: list[dict[str, Any]] = []
     slice_sizes: dict[str, dict[str, int]] = {}
+    curves: dict[str, dict[str, Any]] = {}
     # With intervals off no replicate is drawn (empty replicate arrays flow through the same
     # code) and every bound is left empty.
     reps_n = spec.bootstrap if spec.intervals else 0
@@ -302,6 +304,8 @@ def evaluate_spec(
                                            "gap_high": math.nan})
                 continue
             st = SliceStats(per_slice[j], ctx, n_j, (i, j, 0), slice_reps[j], extras[j])
+            if j == 0 and task.curves is not None and n_j:
+                curves[model.name] = task.curves(st)
             comp = None
             if j > 0 and n_all - n_j > 0:
                 comp_extras = {k: v for k, v in extras[j].items() if k in GLOBAL_EXTRAS}
@@ -332,13 +336,19 @@ def evaluate_spec(
         comparisons, unpaired = _compare_models(spec, rows, partition, raw, records,
                                                 metric_names, task, report)
         step("compare")
+    examples = example_rows(rows)
+    extra: dict[str, Any] = {"profile": profile(rows)}
+    if data is not None:
+        extra["data_sha256"] = table_sha256(data)
+    step("examples")
     report("done", n_models, n_models)
     finished = time.time()
     result = EvaluationResult.from_records(
         spec=spec, records=records, excluded=rows.excluded, n_rows=rows.n_rows,
         classes=rows.classes, inputs=rows.inputs, slice_sizes=slice_sizes, timings=timings,
         started=started, finished=finished, base_dir=str(Path(base_dir).resolve()),
-        comparisons=comparisons, unpaired=unpaired)
+        comparisons=comparisons, unpaired=unpaired, curves=curves,
+        examples=examples, extra=extra)
     if spec.gates:
         result.verdict = result.gate(spec.gates)
     return result

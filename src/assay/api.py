@@ -14,6 +14,7 @@ from assay._errors import InputError
 from assay._evaluate import Progress, evaluate_spec
 from assay.results import EvaluationResult
 from assay.spec import EvalSpec, load_spec, parse_spec
+from assay.store import RunStore, open_store, record_evaluation
 
 TableLike = pd.DataFrame | pa.Table | Mapping[str, Any]
 
@@ -37,6 +38,8 @@ def evaluate(
     predictions: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     exclude_invalid: bool = False,
+    store: str | Path | bool | RunStore | None = None,
+    out: str | Path | None = None,
     **fields: Any,
 ) -> EvaluationResult:
     """Evaluate models on a dataset; returns metrics with confidence intervals per slice.
@@ -48,12 +51,45 @@ def evaluate(
     positive class; regression: predicted value; multiclass: an (n, k) array in class order)
     aligned with the rows of ``data``.
 
+    ``store`` records the run in a run store: a SQLite path, a database URL, an open
+    :class:`~assay.store.RunStore`, or True for the default (``$ASSAY_STORE``, else
+    ``.assay/runs.db``); None follows the spec's ``store`` key (unset: not recorded).
+    ``out`` writes the run folder (results, report.html, summary.md, ...) before the run
+    is marked complete.
+
     Example::
 
         result = assay.evaluate(data=df, label="y", predictions={"model": p},
                                 slices=[{"column": "region"}])
         result.table  # model, slice, metric, value, ci_low, ci_high, n, method, ...
     """
+    spec_obj, base_dir, table = prepare(spec, data=data, predictions=predictions, **fields)
+
+    def run() -> EvaluationResult:
+        return evaluate_spec(spec_obj, base_dir, table, exclude_invalid=exclude_invalid,
+                             progress=progress)
+
+    target = spec_obj.store if store is None else store
+    if store is None and isinstance(target, str) and "://" not in target:
+        target = base_dir / target  # a path in the spec is relative to the spec's folder
+    if target is None or target is False:
+        result = run()
+        if out is not None:
+            result.write(out)
+        return result
+    run_store = open_store(None if target is True else target)
+    return record_evaluation(run_store, spec_obj, base_dir, run, out=out)
+
+
+def prepare(
+    spec: EvalSpec | Mapping[str, Any] | str | Path | None = None,
+    *,
+    data: TableLike | None = None,
+    predictions: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> tuple[EvalSpec, Path, pa.Table | None]:
+    """The validated spec, the folder its paths are relative to, and the in-memory table
+    (predictions given as arrays appended as columns); see :func:`evaluate`."""
     base_dir: Path = Path(".")
     if isinstance(spec, str | Path):
         loaded = load_spec(spec)
@@ -94,6 +130,4 @@ def evaluate(
                 key = "prediction" if task == "regression" else "score"
                 models.append({"name": name, key: col})
         raw["models"] = models
-    spec_obj = parse_spec(raw, source="evaluate()")
-    return evaluate_spec(spec_obj, base_dir, table, exclude_invalid=exclude_invalid,
-                         progress=progress)
+    return parse_spec(raw, source="evaluate()"), base_dir, table

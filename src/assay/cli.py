@@ -7,6 +7,7 @@ Exit codes: 0 success (ship), 1 hold, 2 usage or input error, 3 ship with guardr
 from __future__ import annotations
 
 import math
+import signal
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assay._cli_store import card_command, datasets_command, rerun_command, runs_app
+from assay._cli_tables import _ci, _fmt, metric_table
 from assay._errors import AssayError, InputError
 from assay.metrics import get_task, task_names
 from assay.report._summary import format_p
@@ -35,42 +38,13 @@ KEY_METRICS = {"binary": ["roc_auc", "accuracy"], "multiclass": ["accuracy", "f1
                "regression": ["mae", "rmse"]}
 
 
-def _fmt(v: float, digits: int = 3) -> str:
-    return "—" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
-
-
-def _ci(row) -> str:
-    if not (math.isfinite(row["ci_low"]) and math.isfinite(row["ci_high"])):
-        return ""
-    return f"({_fmt(row['ci_low'])}–{_fmt(row['ci_high'])})"
-
-
 def print_summary(result: EvaluationResult, worst: int = 8) -> None:
     """Metric x model with intervals, then the slices that trail the rest the most."""
     t = result.table
     spec = result.spec
-    models = [m.name for m in spec.models]
-    overall = t[t.slice == "overall"]
-    table = Table(title=f"{escape(spec.name)}: {spec.task}, {result.n_rows:,} rows, "
-                        f"{int(spec.confidence * 100)}% intervals", title_justify="left")
-    table.add_column("metric")
-    for m in models:
-        table.add_column(escape(m), justify="right")
-    table.add_column("method", style="dim")
-    for metric in dict.fromkeys(overall.metric):
-        cells = []
-        method = ""
-        for m in models:
-            hit = overall[(overall.metric == metric) & (overall.model == m)]
-            if hit.empty:
-                cells.append("")
-                continue
-            r = hit.iloc[0]
-            method = method or r["method"].split(" ")[0]
-            cells.append(f"{_fmt(r['value'])} {_ci(r)}" if r["status"] == "ok"
-                         else f"[yellow]{r['status']}[/]")
-        table.add_row(escape(metric), *cells, method)
-    console.print(table)
+    console.print(metric_table(t, [m.name for m in spec.models],
+                               f"{escape(spec.name)}: {spec.task}, {result.n_rows:,} rows, "
+                               f"{int(spec.confidence * 100)}% intervals"))
 
     keys = [k for k in KEY_METRICS.get(spec.task, []) if k in set(t.metric)]
     if keys:
@@ -116,13 +90,29 @@ def evaluate(
     report_only: bool = typer.Option(
         False, "--report-only", help="Print and write the verdict but exit 0 on hold or guardrails "
                                      "(for exploring; input and internal errors still fail)."),
+    store: str | None = typer.Option(None, help="Record the run in this store: a SQLite file or a "
+                                                "database URL (default: the spec's store, else "
+                                                "$ASSAY_STORE, else .assay/runs.db)."),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not record the run."),
+    mlflow: str | None = typer.Option(None, help="Also log metrics, verdict and report to this "
+                                                 "MLflow tracking URI (default: the spec's mlflow)."),
 ) -> None:
     """Evaluate the models of SPEC: metrics with confidence intervals per slice, the paired
     comparison of candidates with the baseline, and the gate verdict (exit 0 ship, 3 ship
-    with guardrails, 1 hold)."""
-    from assay.api import evaluate as run
+    with guardrails, 1 hold). The run is recorded in the run store."""
+    from assay._evaluate import evaluate_spec
+    from assay.api import prepare
+    from assay.store import open_store, record_evaluation
 
-    fields = {"engine": engine} if engine else {}
+    spec_obj, base_dir, _ = prepare(spec, **({"engine": engine} if engine else {}))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = out or Path("runs") / f"{spec_obj.name}-{stamp}"
+    run_store = None
+    if not no_store and spec_obj.store is not False:
+        location = store
+        if location is None and isinstance(spec_obj.store, str):
+            location = spec_obj.store if "://" in spec_obj.store else str(base_dir / spec_obj.store)
+        run_store = open_store(location)  # before the work: a store that cannot open fails fast
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TimeElapsedColumn(), console=err, transient=True, disable=quiet) as bar:
         task_id = bar.add_task("starting", total=1)
@@ -130,20 +120,36 @@ def evaluate(
         def progress(stage: str, done: int, total: int) -> None:
             bar.update(task_id, description=stage, completed=done, total=max(total, 1))
 
-        result = run(spec, progress=progress, exclude_invalid=exclude_invalid, **fields)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = out or Path("runs") / f"{result.spec.name}-{stamp}"
-    try:
-        folder = result.write(target)
-    except OSError as exc:
-        raise InputError(f"{target}: cannot write the run folder ({exc.strerror or exc}); "
-                         "pass a writable folder with --out") from None
+        def run() -> EvaluationResult:
+            return evaluate_spec(spec_obj, base_dir, exclude_invalid=exclude_invalid, progress=progress)
+
+        try:
+            if run_store is None:
+                result = run()
+                folder = result.write(target)
+            else:
+                result = record_evaluation(run_store, spec_obj, base_dir, run, out=target,
+                                           command=" ".join(["assay", *sys.argv[1:]]))
+                folder = target
+        except OSError as exc:
+            raise InputError(f"{target}: cannot write the run folder ({exc.strerror or exc}); "
+                             "pass a writable folder with --out") from None
+    tracking = mlflow or spec_obj.mlflow
+    if tracking:
+        from assay.integrations.mlflow import log_run
+
+        mlflow_id = log_run(result, folder, tracking, store_run_id=result.extra.get("run_id"))
+        result.extra["mlflow_run_id"] = mlflow_id
     if not quiet:
         print_summary(result)
         print_comparison(result)
         print_verdict(result)
-        console.print(f"Results: {escape(str(folder))}/ (results, comparisons, summary.md, "
-                      "verdict.json, manifest.json)")
+        console.print(f"Results: {escape(str(folder))}/ (report.html, summary.md, results, "
+                      "comparisons, verdict.json, manifest.json)")
+        if run_store is not None:
+            console.print(f"Run {result.extra['run_id']} recorded in {escape(run_store.display_url)}")
+        if tracking:
+            console.print(f"Logged to MLflow at {escape(tracking)} (run {result.extra['mlflow_run_id']})")
     else:
         console.print(escape(str(folder)), highlight=False, soft_wrap=True)
     if result.verdict is not None and not report_only:
@@ -311,6 +317,12 @@ def _power_from_run(run: Path, metric: str | None, slices: list[str], delta: flo
     console.print(table)
 
 
+app.add_typer(runs_app, name="runs")
+app.command("rerun")(rerun_command)
+app.command("datasets")(datasets_command)
+app.command("card")(card_command)
+
+
 @app.command()
 def version() -> None:
     """Print assay's version."""
@@ -334,8 +346,19 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     return tuple(kinds)
 
 
+def _terminate_on_sigterm() -> None:
+    """SIGTERM (a cancelled CI job, ``kill``) stops a run as Ctrl-C does, so the run store
+    records it as interrupted instead of leaving it running."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main() -> None:
     """Entry point: maps assay's errors to exit codes; anything unexpected is an internal error."""
+    _terminate_on_sigterm()
     try:
         # without standalone mode, click returns (not raises) the code of ctx.exit / typer.Exit
         code = app(standalone_mode=False)

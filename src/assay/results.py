@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import platform
@@ -43,14 +42,6 @@ def _version(pkg: str) -> str:
         return "not installed"
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _clean(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
@@ -79,6 +70,12 @@ class EvaluationResult:
     unpaired: dict[str, int] = field(default_factory=dict)
     #: the gate verdict when the spec has gates
     verdict: Verdict | None = None
+    #: per model, report curves on all rows (ROC, PR, reliability, confusion; see
+    #: ``assay.metrics._curves``): their size depends on bins, not rows
+    curves: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: example rows (largest errors, excluded rows) with privacy rules applied; see
+    #: ``assay.data.example_rows``
+    examples: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_records(cls, records: list[dict[str, Any]], **kw: Any) -> EvaluationResult:
@@ -128,12 +125,11 @@ class EvaluationResult:
 
     def manifest(self, hash_inputs: bool = True) -> dict[str, Any]:
         """Lineage of the run: spec, inputs with content hashes, versions, seed, times."""
-        hashes = {}
-        for role, path in self.inputs.items():
-            if hash_inputs and Path(path).is_file():
-                hashes[role] = {"path": path, "sha256": file_sha256(path)}
-            else:
-                hashes[role] = {"value": path}
+        from assay.data import input_fingerprints
+
+        hashes: dict[str, Any] = input_fingerprints(self.spec, self.base_dir) if hash_inputs else {}
+        if "data_sha256" in self.extra:  # an in-memory table: the hash of its Arrow stream
+            hashes["data"] = {"in_memory": True, "sha256": self.extra["data_sha256"]}
         return {
             "name": self.spec.name,
             "task": self.spec.task,
@@ -145,6 +141,7 @@ class EvaluationResult:
             "slice_sizes": self.slice_sizes,
             "seed": self.spec.seed,
             "engine": self.spec.engine,
+            "assay": _version("assay"),
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "packages": {p: _version(p) for p in PACKAGES},
@@ -154,16 +151,16 @@ class EvaluationResult:
         }
 
     def write(self, folder: str | Path) -> Path:
-        """Write results.parquet/.json, excluded.json, manifest.json, spec.yaml, summary.md and,
-        when present, comparisons.parquet/.json and verdict.json."""
+        """Write results.parquet/.json, excluded.json, manifest.json, spec.yaml, summary.md,
+        report.html and, when present, curves.json, comparisons.parquet/.json, verdict.json."""
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         pq.write_table(self.to_arrow(), out / "results.parquet")
         records = [{k: _clean(v) for k, v in r.items()} for r in self.table.to_dict("records")]
         (out / "results.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
         (out / "excluded.json").write_text(json.dumps(self.excluded, indent=2) + "\n", encoding="utf-8")
-        (out / "manifest.json").write_text(json.dumps(self.manifest(), indent=2) + "\n",
-                                           encoding="utf-8")
+        manifest = self.manifest()
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         (out / "spec.yaml").write_text(yaml.safe_dump(self.replayable_spec(), sort_keys=False),
                                        encoding="utf-8")
         if self.comparisons is not None:
@@ -171,21 +168,38 @@ class EvaluationResult:
                            out / "comparisons.parquet")
             comp = [{k: _clean(v) for k, v in r.items()} for r in self.comparisons.to_dict("records")]
             (out / "comparisons.json").write_text(json.dumps(comp, indent=1) + "\n", encoding="utf-8")
+        if self.curves:
+            (out / "curves.json").write_text(json.dumps(self.curves) + "\n", encoding="utf-8")
         if self.verdict is not None:
             (out / "verdict.json").write_text(json.dumps(self.verdict.to_dict(), indent=2) + "\n",
                                               encoding="utf-8")
-        from assay.report import render_summary
+        from assay.report import render_html, render_summary
 
         (out / "summary.md").write_text(render_summary(self), encoding="utf-8")
+        (out / "report.html").write_text(render_html(self, manifest=manifest), encoding="utf-8")
         return out
 
     def replayable_spec(self) -> dict[str, Any]:
         """The spec as a mapping whose file paths are absolute: paths in a spec are relative
         to the spec's own folder, so a copy written elsewhere must not keep them relative."""
         raw = self.spec.model_dump(mode="json", exclude_defaults=True)
+        for key in ("store", "mlflow"):  # a database URL may carry a password
+            if isinstance(raw.get(key), str) and "://" in raw[key]:
+                from sqlalchemy.engine import make_url
+
+                try:
+                    raw[key] = make_url(raw[key]).render_as_string(hide_password=True)
+                except Exception:  # not a URL SQLAlchemy parses (e.g. file:// for MLflow)
+                    pass
         base = Path(self.base_dir).resolve()
-        sections = [raw.get("data") or {}, *raw.get("models", [])]
-        for section in sections:
-            if section.get("path"):
-                section["path"] = str(base / section["path"])
-        return raw
+        return absolute_paths(raw, base)
+
+
+def absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A spec mapping with data, prediction and artifact paths made absolute (in place)."""
+    for section in [raw.get("data") or {}, *raw.get("models", [])]:
+        if section.get("path"):
+            section["path"] = str(base / section["path"])
+        if section.get("artifacts"):
+            section["artifacts"] = [str(base / a) for a in section["artifacts"]]
+    return raw

@@ -31,12 +31,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class DataCardSpec(_Strict):
+    """What the evaluation set's data card says beyond what assay measures (rows, schema,
+    label distribution and fingerprint are measured)."""
+
+    description: str | None = None
+    source: str | None = None
+    collection_date: str | None = None
+    limitations: list[str] | str | None = None
+    license: str | None = None
+    owner: str | None = None
+
+
 class DataSpec(_Strict):
     """Where the evaluation rows come from: one file, or a DuckDB SQL query over files."""
 
     path: str | None = None
     sql: str | None = None
     format: Literal["parquet", "csv", "jsonl"] | None = None
+    #: the evaluation set's name in the run store's data cards (default: the file's name)
+    name: str | None = None
+    card: DataCardSpec | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
@@ -55,6 +70,9 @@ class ModelSpec(_Strict):
     score: str | None = None
     scores: dict[str, str] | None = None
     prediction: str | None = None
+    #: files or folders of the model itself (weights, a pickled pipeline): hashed into the
+    #: run's lineage, never read
+    artifacts: list[str] = Field(default_factory=list)
 
 
 class ColumnSlice(_Strict):
@@ -140,6 +158,44 @@ class CompareSpec(_Strict):
     enabled: bool = True
 
 
+class PrivacySpec(_Strict):
+    """Which columns example rows (in reports, summaries and the run store) may show.
+
+    The id column and the ``hide`` columns never appear; ``hash`` columns appear as a keyed
+    hash (HMAC-SHA256 with the key in the environment variable ``ASSAY_HASH_KEY``, else a
+    fresh key per run), so equal values can be matched without being revealed.
+    """
+
+    hide: list[str] = Field(default_factory=list)
+    hash: list[str] = Field(default_factory=list)
+    #: show the id column in examples (it is hidden by default)
+    show_id: bool = False
+    #: example rows per table (largest errors per model, excluded rows per reason); 0 = none
+    examples: int = Field(default=5, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> PrivacySpec:
+        both = sorted(set(self.hide) & set(self.hash))
+        if both:
+            raise ValueError(f"column(s) {', '.join(both)} are in both 'hide' and 'hash'; pick one")
+        return self
+
+
+class CardSpec(_Strict):
+    """The model card's human parts; assay adds provenance, metrics, slices and the verdict."""
+
+    model: str | None = None
+    version: str | None = None
+    description: str | None = None
+    intended_use: str | None = None
+    out_of_scope: str | None = None
+    owners: list[str] | str | None = None
+    limitations: list[str] | str | None = None
+    ethical_considerations: list[str] | str | None = None
+    caveats: list[str] | str | None = None
+    license: str | None = None
+
+
 class EvalSpec(_Strict):
     """A complete evaluation: task, rows, label, models, metrics, slices and statistics."""
 
@@ -166,6 +222,13 @@ class EvalSpec(_Strict):
     engine: Engine = "numpy"
     compare: CompareSpec = Field(default_factory=CompareSpec)
     gates: list[Any] = Field(default_factory=list)
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec)
+    card: CardSpec | None = None
+    #: where the run is recorded: a SQLite file path or a database URL
+    #: (sqlite:///..., postgresql://...); false = not recorded; unset = the CLI's default
+    store: str | bool | None = None
+    #: an MLflow tracking URI to log the run to as well (the CLI's --mlflow overrides it)
+    mlflow: str | None = None
 
     @field_validator("gates", mode="before")
     @classmethod
@@ -237,6 +300,15 @@ class EvalSpec(_Strict):
                 if got is not None and got not in model_names:
                     raise ValueError(f"gates[{i}].{field_name}: unknown model {got!r}; models: "
                                      f"{', '.join(names)}")
+        private = {c: "hide" for c in self.privacy.hide} | {c: "hash" for c in self.privacy.hash}
+        for s in self.slices:
+            cols = [s.column] if isinstance(s, ColumnSlice) else []
+            for col in cols:
+                if col in private:
+                    raise ValueError(
+                        f"slice on column {col!r}, which privacy.{private[col]} lists: slice levels "
+                        "print the column's values in every artifact. Remove the slice, or slice "
+                        "on a coarser derived column (e.g. a where-slice)")
         known = set(labels)
         for s in self.slices:
             if isinstance(s, CrossSlice):

@@ -59,6 +59,8 @@ class EvalRows:
     excluded: dict[str, dict[str, int]]
     inputs: dict[str, str] = field(default_factory=dict)
     relation: str = "assay_rows"
+    #: model -> exclusion reason -> SQL condition over ``assay_joined`` (for example rows)
+    exclusions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def model_filter(self, index: int) -> str:
         return f"__ok{index}"
@@ -359,6 +361,7 @@ def load_rows(
         f"FROM assay_data d{''.join(joins)}"
     ).fetchall()
     excluded: dict[str, dict[str, int]] = {}
+    exclusions: dict[str, dict[str, str]] = {}
     oks = []
     for i, m in enumerate(spec.models):
         cols = score_cols[i]
@@ -397,10 +400,16 @@ def load_rows(
             MISSING_LABEL: n_missing_label, UNMATCHED_ID: n_unmatched,
             MISSING_SCORE: n_missing, OUT_OF_RANGE: n_invalid,
         }
+        exclusions[m.name] = {
+            MISSING_LABEL: "__y IS NULL",
+            UNMATCHED_ID: f"__y IS NOT NULL AND NOT __has{i}",
+            MISSING_SCORE: f"__y IS NOT NULL AND __has{i} AND ({missing})",
+            OUT_OF_RANGE: f"__y IS NOT NULL AND __has{i} AND NOT ({missing}) AND ({invalid})",
+        }
         oks.append(f"(__y IS NOT NULL AND __has{i} AND NOT ({missing}) AND NOT ({invalid})) AS __ok{i}")
     con.execute(f"CREATE VIEW assay_rows AS SELECT *, {', '.join(oks)} FROM assay_joined").fetchall()
     if all(n - sum(e.values()) == 0 for e in excluded.values()):
         raise InputError(f"{b.data_name}: no row is usable: every row lacks a label or a "
                          f"valid prediction ({excluded}); check the label and score columns")
     return EvalRows(con=con, spec=spec, n_rows=n, classes=classes, score_columns=score_cols,
-                    excluded=excluded, inputs=b.inputs)
+                    excluded=excluded, inputs=b.inputs, exclusions=exclusions)

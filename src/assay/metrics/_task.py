@@ -45,3 +45,6 @@ class Task:
     #: Unweighted count cells to resample, state -> (counts, {derived value: per-count value}),
     #: in the same layout as ``replicate_requests``.
     resample_cells: Callable[[dict, Context, dict[str, Any]], dict[str, tuple]] | None = None
+    #: Report curves (ROC, precision-recall, reliability, confusion) from one slice's
+    #: statistics, as JSON-ready mappings (see ``assay.metrics._curves``); None = no curves.
+    curves: Callable[[Any], dict[str, Any]] | None = None

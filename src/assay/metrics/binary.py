@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from assay.engine import StateRequest
+from assay.metrics import _curves as cv
 from assay.metrics import _ranking as rk
 from assay.metrics._base import (
     Context,
@@ -438,5 +439,17 @@ def resample_cells(states: dict, ctx: Context, extra: dict) -> dict:
     }
 
 
+def curves(st: SliceStats) -> dict:
+    """ROC, precision-recall, reliability and confusion at the threshold, for reports."""
+    pos, neg = _hist(st)
+    cal = st.states["cal"]
+    labels = [str(c) for c in st.ctx.classes] or ["negative", "positive"]
+    out = cv.score_curves(pos, neg)
+    out["calibration"] = cv.reliability(cal["w"][0], cal["ws"][0], st.ctx.calibration_bins,
+                                        st.ctx.confidence)
+    out["confusion"] = cv.confusion(_conf(st).reshape(2, 2), labels, st.ctx.threshold)
+    return out
+
+
 TASK = Task("binary", METRICS, numpy_states, sql_states, extras=extras,
-            replicate_requests=replicate_requests, resample_cells=resample_cells)
+            replicate_requests=replicate_requests, resample_cells=resample_cells, curves=curves)

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from assay.engine import StateRequest
+from assay.metrics import _curves as cv
 from assay.metrics import _ranking as rk
 from assay.metrics._base import (
     Context,
@@ -329,5 +330,24 @@ def resample_cells(states: dict, ctx: Context, extra: dict) -> dict:
     return {"conf": (states["conf"]["n"][0], {})}
 
 
+#: One-vs-rest score curves are drawn for at most this many classes (the matrix for any).
+CURVE_CLASSES = 12
+
+
+def curves(st: SliceStats) -> dict:
+    """The confusion matrix and, for up to CURVE_CLASSES classes, one-vs-rest ROC and PR."""
+    labels = [str(c) for c in st.ctx.classes]
+    out: dict = {"confusion": cv.confusion(_conf(st), labels)}
+    if len(labels) <= CURVE_CLASSES:
+        b = st.ctx.score_bins
+        per_class = {}
+        for c, label in enumerate(labels):
+            h = st.states.get(f"hist{c}")
+            if h is not None:
+                per_class[label] = cv.score_curves(h["w"][0][b:], h["w"][0][:b])
+        out["one_vs_rest"] = {k: v for k, v in per_class.items() if v}
+    return out
+
+
 TASK = Task("multiclass", METRICS, numpy_states, sql_states, extras=extras, needs_rows=needs_rows,
-            replicate_requests=replicate_requests, resample_cells=resample_cells)
+            replicate_requests=replicate_requests, resample_cells=resample_cells, curves=curves)

@@ -1,5 +1,8 @@
-"""Artifacts a person reads: the Markdown summary for pull requests (more to come)."""
+"""Artifacts a person reads: the Markdown summary for pull requests, the HTML report, and
+model and data cards."""
 
+from assay.report._card import render_data_card, render_model_card
+from assay.report._html import render_html
 from assay.report._summary import render_summary
 
-__all__ = ["render_summary"]
+__all__ = ["render_data_card", "render_html", "render_model_card", "render_summary"]

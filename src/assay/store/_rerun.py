@@ -1,0 +1,93 @@
+"""``assay rerun``: execute a stored run again and prove (or disprove) that its results are
+reproduced bit for bit, naming what changed when they are not."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assay.store._diff import (
+    COMPARE_KEYS,
+    RESULT_KEYS,
+    TableDiff,
+    input_changes,
+    mapping_changes,
+    table_diff,
+)
+from assay.store._record import record_evaluation
+from assay.store._store import RunStore, StoredRun, _jsonable
+
+if TYPE_CHECKING:
+    from assay.results import EvaluationResult
+
+
+@dataclass
+class RerunReport:
+    """A rerun's outcome: identical or not, the largest difference, and what changed."""
+
+    original: StoredRun
+    result: EvaluationResult
+    results: TableDiff
+    comparisons: TableDiff
+    verdict: tuple[str | None, str | None]
+    inputs: list[tuple[str, Any, Any]] = field(default_factory=list)
+    spec: list[tuple[str, Any, Any]] = field(default_factory=list)
+    packages: list[tuple[str, Any, Any]] = field(default_factory=list)
+    environment: list[tuple[str, Any, Any]] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        return self.results.identical and self.comparisons.identical and \
+            self.verdict[0] == self.verdict[1]
+
+    @property
+    def run_id(self) -> str:
+        return self.result.extra["run_id"]
+
+    @property
+    def largest(self) -> dict[str, Any] | None:
+        """The largest numeric difference over both tables (None when identical)."""
+        found = [d for d in (self.results.largest, self.comparisons.largest) if d is not None]
+        return max(found, key=lambda d: d["difference"]) if found else None
+
+
+def rerun(store: RunStore, ref: str, *, out: str | Path | None = None,
+          progress: Any = None, command: str | None = None) -> RerunReport:
+    """Re-execute stored run ``ref`` from its recorded spec (paths absolute), record the
+    rerun as a new run linked to it, and compare every result value bit for bit."""
+    from assay._evaluate import evaluate_spec
+    from assay.data import input_fingerprints
+    from assay.results import PACKAGES, _version
+    from assay.spec import parse_spec
+
+    original = store.get_run(ref)
+    rec = original.record
+    spec = parse_spec(rec["spec"], source=f"run {original.id}")
+    base_dir = Path(rec["base_dir"])
+    now_inputs = _jsonable(input_fingerprints(spec, base_dir))
+    stored_inputs = (rec.get("manifest") or {}).get("inputs") or rec["inputs"]
+    report: dict[str, Any] = {}
+
+    def check(result: EvaluationResult) -> bool:
+        report["results"] = table_diff(original.table, result.table, RESULT_KEYS)
+        report["comparisons"] = table_diff(original.comparisons, result.comparisons, COMPARE_KEYS)
+        report["verdict"] = (rec.get("verdict"), result.verdict.decision if result.verdict else None)
+        return (report["results"].identical and report["comparisons"].identical
+                and report["verdict"][0] == report["verdict"][1])
+
+    result = record_evaluation(
+        store, spec, base_dir,
+        lambda: evaluate_spec(spec, base_dir, progress=progress),
+        out=out, command=command, rerun_of=original.id, check=check)
+    return RerunReport(
+        original=original, result=result, results=report["results"],
+        comparisons=report["comparisons"], verdict=report["verdict"],
+        inputs=input_changes(stored_inputs, now_inputs),
+        spec=mapping_changes(rec["spec"], _jsonable(spec.model_dump(mode="json"))),
+        packages=mapping_changes(rec["packages"], {p: _version(p) for p in PACKAGES}),
+        environment=mapping_changes(
+            {"python": rec["python_version"], "platform": rec["platform"]},
+            {"python": sys.version.split()[0], "platform": platform.platform()}))
