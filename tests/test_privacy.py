@@ -14,7 +14,7 @@ import pytest
 from conftest import write_spec, write_table
 
 import assay
-from assay._errors import SpecError
+from assay._errors import InputError, SpecError
 
 
 def _frames(n: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -131,3 +131,12 @@ def test_slicing_on_a_hidden_column_is_refused(tmp_path: Path) -> None:
     bad = _spec(hide=["ssn"], hash=["ssn"])
     with pytest.raises(SpecError, match="both 'hide' and 'hash'"):
         assay.evaluate(bad)
+
+
+def test_a_misspelt_private_column_is_an_error_naming_it(tmp_path: Path) -> None:
+    data, preds = _frames()
+    write_table(tmp_path / "data.parquet", data)
+    write_table(tmp_path / "preds.parquet", preds)
+    write_spec(tmp_path / "spec.yaml", _spec(hide=["emial"], examples=0))
+    with pytest.raises(InputError, match=r"privacy.hide: no column 'emial' \(did you mean 'email'\?\)"):
+        assay.evaluate(tmp_path / "spec.yaml")

@@ -136,7 +136,7 @@ def runs_show(
                  ("rerun of", rec["rerun_of"] or "—")]:
         info.add_row(k, v)
     console.print(info)
-    inputs = (rec.get("manifest") or {}).get("inputs") or rec["inputs"]
+    inputs = rec["inputs"]
     it = Table(title="Inputs", title_justify="left")
     for col in ("role", "location", "sha256"):
         it.add_column(col, no_wrap=col == "sha256", overflow="fold")
@@ -214,9 +214,7 @@ def runs_diff(
     ra, rb = a.record, b.record
     console.print(f"[bold]{a.id}[/] ({escape(ra['name'])}, {_when(ra['started_at'])}) → "
                   f"[bold]{b.id}[/] ({escape(rb['name'])}, {_when(rb['started_at'])})")
-    ia = (ra.get("manifest") or {}).get("inputs") or ra["inputs"]
-    ib = (rb.get("manifest") or {}).get("inputs") or rb["inputs"]
-    _change_table("Inputs (content hashes)", input_changes(ia, ib), "input")
+    _change_table("Inputs (content hashes)", input_changes(ra["inputs"], rb["inputs"]), "input")
     _change_table("Spec", mapping_changes(ra["spec"], rb["spec"]))
     env_a = {"assay": ra["assay_version"], "python": ra["python_version"], "platform": ra["platform"]}
     env_b = {"assay": rb["assay_version"], "python": rb["python_version"], "platform": rb["platform"]}

@@ -23,7 +23,7 @@ from assay._cli_store import card_command, datasets_command, rerun_command, runs
 from assay._cli_tables import _ci, _fmt, metric_table
 from assay._errors import AssayError, InputError
 from assay.metrics import get_task, task_names
-from assay.report._summary import format_p
+from assay.report._summary import delta_tone, format_p, short_method
 from assay.results import EvaluationResult
 
 EXIT_OK, EXIT_HOLD, EXIT_INPUT, EXIT_GUARDRAILS, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -173,23 +173,16 @@ def print_comparison(result: EvaluationResult) -> None:
             if r.status != "ok":
                 table.add_row(escape(r.metric), "", "", f"[yellow]{r.status}[/]", "", "", "")
                 continue
-            sig = math.isfinite(r.ci_low) and (r.ci_low > 0 or r.ci_high < 0)
-            better = (r.delta > 0) == bool(r.higher_is_better)
-            style = ("green" if better else "red") if sig and r.metric != "churn" else ""
+            style = {"better": "green", "worse": "red"}.get(delta_tone(r), "")
             delta = f"{r.delta:+.4f} ({r.ci_low:+.4f}, {r.ci_high:+.4f})"
             table.add_row(escape(r.metric), _fmt(r.baseline_value), _fmt(r.candidate_value),
                           f"[{style}]{delta}[/]" if style else delta, format_p(r.p_value),
-                          format_p(r.p_adjusted), escape(_short(r.method)))
+                          format_p(r.p_adjusted), escape(short_method(r.method)))
         console.print(table)
     for cand, n in result.unpaired.items():
         if n:
             console.print(f"[yellow]Left out of the comparison[/] of {escape(cand)}: {n:,} row(s) "
                           "usable for only one of the two models")
-
-
-def _short(method: str) -> str:
-    """The method's name without its details ("paired delong", "tango score interval")."""
-    return method.split(";")[0].split(" over ")[0].split(" (")[0]
 
 
 VERDICT_STYLE = {"ship": "bold green", "ship_with_guardrails": "bold yellow", "hold": "bold red"}

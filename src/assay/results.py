@@ -42,6 +42,11 @@ def _version(pkg: str) -> str:
         return "not installed"
 
 
+def package_versions() -> dict[str, str]:
+    """Versions of assay and the packages that decide its numbers (recorded with every run)."""
+    return {p: _version(p) for p in PACKAGES}
+
+
 def _clean(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
@@ -144,7 +149,7 @@ class EvaluationResult:
             "assay": _version("assay"),
             "python": sys.version.split()[0],
             "platform": platform.platform(),
-            "packages": {p: _version(p) for p in PACKAGES},
+            "packages": package_versions(),
             "started": datetime.fromtimestamp(self.started, UTC).isoformat(),
             "finished": datetime.fromtimestamp(self.finished, UTC).isoformat(),
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},

@@ -12,8 +12,10 @@ import hmac
 import math
 import os
 import secrets
+from difflib import get_close_matches
 from typing import Any
 
+from assay._errors import InputError
 from assay.data._files import columns_of, quote_ident
 from assay.data._sources import EvalRows
 
@@ -80,60 +82,78 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _numbered(rows: EvalRows) -> str:
+    """A relation template (``{view}``) adding ``__row``, the 1-based row number in the
+    dataset. ``row_number() OVER ()`` keeps the scan order of a single table on every thread,
+    but not across a join: when predictions come from separate files the dataset is numbered
+    alone and the number joined back on the (unique) id."""
+    if not any(m.path for m in rows.spec.models):
+        return "(SELECT row_number() OVER () AS __row, * FROM {view})"
+    rid = quote_ident(rows.spec.id)  # set whenever a model has a predictions file
+    return ("(SELECT n.__row, v.* FROM {view} v JOIN (SELECT row_number() OVER () AS __row, "
+            f"{rid} AS __rid FROM assay_data) n ON v.{rid} = n.__rid)")
+
+
 def example_rows(rows: EvalRows) -> list[dict[str, Any]]:
     """Up to ``privacy.examples`` rows per model's largest errors and per exclusion reason.
 
     Each is ``{"section", "model", "reason", "row", "label", "prediction", "values"}``;
     ``row`` is the 1-based row number in the dataset and ``values`` maps the visible
-    columns to text. Runs single-threaded, so the same data gives the same examples.
+    columns to text. Errors are ordered by size, then row number, so the same data gives
+    the same examples.
     """
     spec = rows.spec
+    data_cols = [c for c in columns_of(rows.con, "assay_data") if not c.startswith("__")]
+    for key in ("hide", "hash"):
+        unknown = [c for c in getattr(spec.privacy, key) if c not in data_cols]
+        if unknown:  # a misspelt name would leave the real column visible
+            hints = [f"{c!r} (did you mean {close[0]!r}?)" if (close := get_close_matches(c, data_cols, 1))
+                     else repr(c) for c in unknown]
+            raise InputError(f"privacy.{key}: no column {', '.join(hints)} in "
+                             f"{rows.inputs.get('data', 'the dataset')}; columns: "
+                             f"{', '.join(data_cols)}. Fix the name in the spec")
     limit = spec.privacy.examples
     if limit <= 0:
         return []
     red = redactor_for(rows)
-    data_cols = [c for c in columns_of(rows.con, "assay_data") if not c.startswith("__")]
     model_cols = {c for m in spec.models for c in
                   ([m.score, m.prediction] + list((m.scores or {}).values())) if c}
     shown = [c for c in red.visible(data_cols) if c != spec.label and c not in model_cols]
     select = ", ".join(f"{quote_ident(c)}" for c in shown)
     label = quote_ident(spec.label)
     con = rows.con
-    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
-    con.execute("SET threads = 1").fetchall()
+    numbered = _numbered(rows)
     out: list[dict[str, Any]] = []
-    try:
-        numbered = "(SELECT row_number() OVER () AS __row, * FROM {view})"
 
-        def fetch(view: str, where: str, order: str, pred: str) -> list[tuple]:
-            cols = f"__row, {label}::VARCHAR, {pred}" + (f", {select}" if select else "")
-            return con.execute(
-                f"SELECT {cols} FROM {numbered.format(view=view)} WHERE {where} "
-                f"ORDER BY {order} LIMIT {limit}").fetchall()
+    def fetch(view: str, where: str, order: str, pred: str) -> list[tuple]:
+        # the top rows first, then the text: a projection on the outside is computed for the
+        # few rows kept, not for every row before the sort
+        cols = f"__row, {label}::VARCHAR, {pred}" + (f", {select}" if select else "")
+        return con.execute(
+            f"SELECT {cols} FROM (SELECT * FROM {numbered.format(view=view)} WHERE {where} "
+            f"ORDER BY {order} LIMIT {limit}) ORDER BY {order}").fetchall()
 
-        def record(section: str, model: str, reason: str, r: tuple) -> dict[str, Any]:
-            return {"section": section, "model": model, "reason": reason, "row": int(r[0]),
-                    "label": None if r[1] is None or spec.label in red.hidden
-                    else red.value(spec.label, r[1]),
-                    "prediction": r[2],
-                    "values": {c: red.value(c, v) for c, v in zip(shown, r[3:], strict=True)}}
+    def record(section: str, model: str, reason: str, r: tuple) -> dict[str, Any]:
+        return {"section": section, "model": model, "reason": reason, "row": int(r[0]),
+                "label": None if r[1] is None or spec.label in red.hidden
+                else red.value(spec.label, r[1]),
+                "prediction": r[2],
+                "values": {c: red.value(c, v) for c, v in zip(shown, r[3:], strict=True)}}
 
-        for i, m in enumerate(spec.models):
-            err, pred = _error_sql(rows, i)
-            what = {"binary": "most confident errors", "multiclass": "lowest probability of the "
-                    "true class", "regression": "largest absolute errors"}[spec.task]
-            for r in fetch(rows.relation, f"__ok{i}", f"{err} DESC, __row", pred):
-                out.append(record("errors", m.name, what, r))
-        seen: set[str] = set()
-        for m in spec.models:
-            for reason, cond in rows.exclusions.get(m.name, {}).items():
-                if not rows.excluded[m.name].get(reason) or cond in seen:
-                    continue
-                seen.add(cond)  # a missing label excludes the row for every model: show it once
-                cols = rows.score_columns[spec.models.index(m)]
-                pred = f"printf('%.4g', {cols[0]})" if len(cols) == 1 else "NULL"
-                for r in fetch("assay_joined", cond, "__row", f"({pred})::VARCHAR"):
-                    out.append(record("excluded", m.name, reason, r))
-    finally:
-        con.execute(f"SET threads = {threads}").fetchall()
+    for i, m in enumerate(spec.models):
+        err, pred = _error_sql(rows, i)
+        what = {"binary": "most confident errors", "multiclass": "lowest probability of the "
+                "true class", "regression": "largest absolute errors"}[spec.task]
+        for r in fetch(rows.relation, f"__ok{i}", f"{err} DESC, __row", pred):
+            out.append(record("errors", m.name, what, r))
+    seen: set[str] = set()
+    for m in spec.models:
+        for reason, cond in rows.exclusions.get(m.name, {}).items():
+            if not rows.excluded[m.name].get(reason) or cond in seen:
+                continue
+            seen.add(cond)  # a missing label excludes the row for every model: show it once
+            cols = rows.score_columns[spec.models.index(m)]
+            pred = f"printf('%.4g', {cols[0]})" if len(cols) == 1 else "NULL"
+            for r in fetch("assay_joined", cond, "__row", f"({pred})::VARCHAR"):
+                out.append(record("excluded", m.name, reason, r))
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from assay.report._summary import KEY_METRICS, md
+from assay.report._summary import KEY_METRICS, _num, md
 
 if TYPE_CHECKING:
     from assay.store import StoredRun
@@ -22,12 +22,6 @@ def _items(value: list[str] | str | None) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def _num(v: Any, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
 def _ci(row: dict[str, Any]) -> str:
@@ -108,7 +102,7 @@ def render_model_card(run: StoredRun) -> str:
 
     # provenance
     lines = ["| input | location | SHA-256 |", "|---|---|---|"]
-    for role, info in (rec.get("manifest") or {}).get("inputs", rec["inputs"]).items():
+    for role, info in rec["inputs"].items():
         where = info.get("path") or ("in-memory table" if info.get("in_memory") else info.get("sql", ""))
         lines.append(f"| {md(role)} | {md(where)} | `{info.get('sha256') or 'missing'}` |")
     if run.dataset:

@@ -21,7 +21,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from assay.gates import FAIL, PASS, SKIPPED, UNDECIDED, Verdict
-from assay.report._summary import KEY_METRICS, format_p
+from assay.report._summary import KEY_METRICS, delta_tone, format_p, short_method
 from assay.report._svg import (
     BETTER,
     UNCLEAR,
@@ -73,10 +73,6 @@ def _finite(*vs: Any) -> bool:
 
 def _ci(low: float, high: float, sign: bool = False) -> str:
     return f"[{fmt(low, sign=sign)}, {fmt(high, sign=sign)}]" if _finite(low, high) else ""
-
-
-def _short_method(method: str) -> str:
-    return str(method or "").split(";")[0].split(" over ")[0].split(" (")[0]
 
 
 def _time(ts: float) -> str:
@@ -134,7 +130,7 @@ def _metric_table(result: EvaluationResult, models: list[str]) -> list[dict[str,
                           "ci": _ci(r["ci_low"], r["ci_high"]) if ok else "",
                           "status": r["status"], "note": r["note"] or ""})
             if r["method"]:
-                methods.append(_short_method(r["method"]))
+                methods.append(short_method(r["method"]))
         rows.append({"metric": metric, "cells": cells,
                      "method": ", ".join(dict.fromkeys(methods)),
                      "method_full": "; ".join(dict.fromkeys(
@@ -274,14 +270,15 @@ def _comparisons(result: EvaluationResult) -> list[dict[str, Any]]:
                 "metric": r.metric, "baseline": fmt(r.baseline_value), "candidate": fmt(r.candidate_value),
                 "delta": fmt(r.delta, sign=True) if ok else str(r.status).replace("_", " "),
                 "ci": _ci(r.ci_low, r.ci_high, sign=True) if ok else "",
-                "tone": _tone(r) if ok else "", "p": format_p(r.p_value), "p_adj": format_p(r.p_adjusted),
-                "n": r.n, "method": _short_method(r.method), "method_full": r.method, "note": r.note or ""})
+                "tone": delta_tone(r) if ok else "", "p": format_p(r.p_value),
+                "p_adj": format_p(r.p_adjusted),
+                "n": r.n, "method": short_method(r.method), "method_full": r.method, "note": r.note or ""})
         plots = []
         for metric in key_metrics(result, set(c.metric)):
             m_rows = c[c.metric == metric]
             rows = []
             for r in m_rows[m_rows.status == "ok"].itertuples():
-                tone = _tone(r)
+                tone = delta_tone(r)
                 tip = (f"{r.slice}: {fmt(r.baseline_value)} → {fmt(r.candidate_value)}, delta "
                        f"{fmt(r.delta, sign=True)} {_ci(r.ci_low, r.ci_high, sign=True)}, "
                        f"p adj. {format_p(r.p_adjusted)}, n={_count(r.n)}")
@@ -310,20 +307,13 @@ def _comparisons(result: EvaluationResult) -> list[dict[str, Any]]:
     return out
 
 
-def _tone(r: Any) -> str:
-    """better / worse when the interval excludes zero, else ''; churn has no direction."""
-    if r.metric == "churn" or not _finite(r.ci_low, r.ci_high) or not (r.ci_low > 0 or r.ci_high < 0):
-        return ""
-    return "better" if (r.delta > 0) == bool(r.higher_is_better) else "worse"
-
-
 def _excluded(result: EvaluationResult) -> dict[str, Any]:
     reasons = list(dict.fromkeys(k for per in result.excluded.values() for k in per))
     rows = [{"model": m, "counts": [per.get(k, 0) for k in reasons], "total": sum(per.values())}
             for m, per in result.excluded.items()]
     examples = []
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for ex in getattr(result, "examples", None) or []:
+    for ex in result.examples:
         key = (str(ex.get("section", "excluded")), str(ex.get("model", "")), str(ex.get("reason", "")))
         groups.setdefault(key, []).append(ex)
     for (section, model, reason), items in groups.items():
@@ -366,15 +356,15 @@ def _lineage(result: EvaluationResult, manifest: dict[str, Any] | None) -> dict[
         settings.append(("classes", shown))
     if spec.baseline:
         settings.append(("baseline", spec.baseline))
-    run_id = result.extra.get("run_id") if isinstance(result.extra, dict) else None
+    run_id = result.extra.get("run_id")
     if run_id:
         settings.insert(0, ("run id", str(run_id)))
     versions = [(str(k), str(v)) for k, v in (man.get("packages") or {}).items()]
     versions += [(k, str(man[k])) for k in ("python", "platform") if man.get(k)]
     times = [("started", _time(result.started)), ("finished", _time(result.finished)),
              ("duration", f"{max(result.finished - result.started, 0.0):.2f} s")]
-    # where the run is recorded is no part of what was evaluated, and a database URL may
-    # carry a password: the shared page leaves those settings out
+    # where the run is recorded is no part of what was evaluated, and a database URL names
+    # internal hosts: the shared page leaves those settings out
     shown = {k: v for k, v in result.replayable_spec().items() if k not in ("store", "mlflow")}
     spec_yaml = yaml.safe_dump(shown, sort_keys=False)
     return {"inputs": inputs, "settings": settings, "versions": versions, "times": times,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -106,6 +106,20 @@ def _movers_table(rows: pd.DataFrame) -> list[str]:
                      f"{_num(r.candidate_value)} | {_num(r.delta, sign=True)}{_ci(r.ci_low, r.ci_high)}"
                      f" | {format_p(r.p_adjusted)} | {int(r.n):,} |")
     return lines
+
+
+def delta_tone(r: Any) -> str:
+    """A comparison row's "better" / "worse" when its interval excludes zero, else ""
+    (churn has no direction)."""
+    lo, hi = r.ci_low, r.ci_high
+    if r.metric == "churn" or not (math.isfinite(lo) and math.isfinite(hi)) or not (lo > 0 or hi < 0):
+        return ""
+    return "better" if (r.delta > 0) == bool(r.higher_is_better) else "worse"
+
+
+def short_method(method: str) -> str:
+    """An interval method's name without its details ("paired delong", "tango score interval")."""
+    return str(method or "").split(";")[0].split(" over ")[0].split(" (")[0]
 
 
 def format_p(p: float) -> str:

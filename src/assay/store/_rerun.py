@@ -60,7 +60,7 @@ def rerun(store: RunStore, ref: str, *, out: str | Path | None = None,
     rerun as a new run linked to it, and compare every result value bit for bit."""
     from assay._evaluate import evaluate_spec
     from assay.data import input_fingerprints
-    from assay.results import PACKAGES, _version
+    from assay.results import package_versions
     from assay.spec import parse_spec
 
     original = store.get_run(ref)
@@ -68,7 +68,6 @@ def rerun(store: RunStore, ref: str, *, out: str | Path | None = None,
     spec = parse_spec(rec["spec"], source=f"run {original.id}")
     base_dir = Path(rec["base_dir"])
     now_inputs = _jsonable(input_fingerprints(spec, base_dir))
-    stored_inputs = (rec.get("manifest") or {}).get("inputs") or rec["inputs"]
     report: dict[str, Any] = {}
 
     def check(result: EvaluationResult) -> bool:
@@ -85,9 +84,9 @@ def rerun(store: RunStore, ref: str, *, out: str | Path | None = None,
     return RerunReport(
         original=original, result=result, results=report["results"],
         comparisons=report["comparisons"], verdict=report["verdict"],
-        inputs=input_changes(stored_inputs, now_inputs),
+        inputs=input_changes(rec["inputs"], now_inputs),
         spec=mapping_changes(rec["spec"], _jsonable(spec.model_dump(mode="json"))),
-        packages=mapping_changes(rec["packages"], {p: _version(p) for p in PACKAGES}),
+        packages=mapping_changes(rec["packages"], package_versions()),
         environment=mapping_changes(
             {"python": rec["python_version"], "platform": rec["platform"]},
             {"python": sys.version.split()[0], "platform": platform.platform()}))

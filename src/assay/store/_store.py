@@ -207,21 +207,20 @@ class RunStore:
                   rerun_of: str | None = None) -> str:
         """Record a run as ``running`` (before any work) and return its id."""
         from assay.data import input_fingerprints
-        from assay.results import PACKAGES, _version, absolute_paths
+        from assay.data._fingerprint import text_sha256
+        from assay.results import _version, absolute_paths, package_versions
 
         base = Path(base_dir).resolve()
         raw = absolute_paths(spec.model_dump(mode="json"), base)
         spec_json = _dumps(_jsonable(raw), sort_keys=True)
-        import hashlib
-
         run_id = _new_id()
         row = {
             "id": run_id, "name": spec.name, "task": spec.task, "status": S.RUNNING,
             "started_at": _now(), "spec": _jsonable(raw),
-            "spec_sha256": hashlib.sha256(spec_json.encode()).hexdigest(),
+            "spec_sha256": text_sha256(spec_json),
             "inputs": _jsonable(input_fingerprints(spec, base)),
             "assay_version": _version("assay"), "python_version": sys.version.split()[0],
-            "platform": platform.platform(), "packages": {p: _version(p) for p in PACKAGES},
+            "platform": platform.platform(), "packages": package_versions(),
             "seed": spec.seed, "host": socket.gethostname(), "pid": os.getpid(),
             "command": command, "base_dir": str(base), "rerun_of": rerun_of,
         }
@@ -248,7 +247,7 @@ class RunStore:
                 verdict=v.decision if v else None, exit_code=v.exit_code if v else None,
                 verdict_detail=_jsonable(v.to_dict()) if v else None,
                 curves=_jsonable(result.curves), examples=_jsonable(result.examples),
-                manifest=manifest, dataset_id=dataset_id,
+                manifest=manifest, dataset_id=dataset_id,  # inputs: as hashed for the manifest
                 folder=str(Path(folder).resolve()) if folder else None, reproduced=reproduced,
                 inputs=manifest["inputs"]))
 
