@@ -52,7 +52,9 @@ def test_run_folder_files(example_run: tuple[Path, object], example_dir: Path) -
     assert {p.name for p in out.iterdir()} == {
         "results.parquet", "results.json", "excluded.json", "manifest.json", "spec.yaml",
         "comparisons.parquet", "comparisons.json", "verdict.json", "summary.md", "report.html",
-        "curves.json"}
+        "curves.json", "analyses.json",
+        *(f"{t}.{ext}" for t in ("fairness", "fairness_groups", "calibration", "thresholds", "segments")
+          for ext in ("parquet", "json"))}
     pq_table = pd.read_parquet(out / "results.parquet")
     js_table = pd.DataFrame(json.loads((out / "results.json").read_text()))
     assert list(pq_table.columns) == COLUMNS and list(js_table.columns) == COLUMNS

@@ -206,8 +206,10 @@ def runs_diff(
     store: str | None = typer.Option(None, help=STORE_HELP),
 ) -> None:
     """What changed between two runs: inputs, spec, environment, results and verdict."""
+    from assay.analysis import TABLE_KEYS
     from assay.store import mapping_changes, table_diff
     from assay.store._diff import COMPARE_KEYS, RESULT_KEYS, input_changes
+    from assay.store._store import analysis_tables
 
     s = _store(store)
     a, b = s.get_run(run_a), s.get_run(run_b)
@@ -223,6 +225,11 @@ def runs_diff(
     if a.comparisons is not None or b.comparisons is not None:
         _print_table_diff("Comparisons", table_diff(a.comparisons, b.comparisons, COMPARE_KEYS),
                           COMPARE_KEYS, top)
+    ta, tb = analysis_tables(ra), analysis_tables(rb)
+    for name in sorted(ta.keys() | tb.keys()):
+        keys = TABLE_KEYS.get(name, [])
+        _print_table_diff(name.replace("_", " ").capitalize(),
+                          table_diff(ta.get(name), tb.get(name), keys), keys, top)
     if ra["verdict"] != rb["verdict"]:
         console.print(f"Verdict: {escape(str(ra['verdict']))} → [bold]{escape(str(rb['verdict']))}[/]")
     else:
@@ -237,6 +244,7 @@ def rerun_command(
 ) -> None:
     """Re-execute a stored run and check that its results are bit-identical (exit 0), or
     show the largest difference and what changed (exit 1)."""
+    from assay.analysis import TABLE_KEYS
     from assay.store import rerun
     from assay.store._diff import COMPARE_KEYS, RESULT_KEYS
 
@@ -249,7 +257,8 @@ def rerun_command(
         return
     big = rep.largest
     if big is not None:
-        keys = [k for k in ("model", "candidate", "slice", "metric") if k in big]
+        keys = [k for k in ("model", "candidate", "slice", "attribute", "group", "point", "rank",
+                            "metric", "variant") if k in big]
         where = ", ".join(f"{k} {escape(str(big[k]))}" for k in keys)
         console.print(f"[bold red]different[/]: the largest difference is in {big['column']} of "
                       f"{where}: {escape(_fmt(big['old']))} → {escape(_fmt(big['new']))} "
@@ -259,6 +268,9 @@ def rerun_command(
     _print_table_diff("Results", rep.results, RESULT_KEYS, top)
     if not rep.comparisons.identical:
         _print_table_diff("Comparisons", rep.comparisons, COMPARE_KEYS, top)
+    for name, diff in rep.analyses.items():
+        if not diff.identical:
+            _print_table_diff(name.replace("_", " ").capitalize(), diff, TABLE_KEYS.get(name, []), top)
     if rep.verdict[0] != rep.verdict[1]:
         console.print(f"Verdict: {escape(str(rep.verdict[0]))} → {escape(str(rep.verdict[1]))}")
     _change_table("What changed: inputs (content hashes)", rep.inputs, "input")

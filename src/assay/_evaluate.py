@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 
 from assay._errors import SpecError
+from assay.analysis import AnalysisOutput, requested, run_analyses
+from assay.analysis._read import analysis_rows, extra_selects, segment_columns
 from assay.data import EvalRows, example_rows, load_rows, profile
 from assay.data._fingerprint import table_sha256
 from assay.engine import Partition
@@ -76,8 +78,13 @@ def _aggregate_in_chunks(task: Task, arrays: RowArrays, partition: Partition,
     return total
 
 
-def _fetch_rows(rows: EvalRows, partition: Partition) -> dict[str, np.ndarray]:
+def _fetch_rows(rows: EvalRows, partition: Partition,
+                extra: list[str] | None = None) -> dict[str, np.ndarray]:
     """Read the standardised columns and the slice codes of usable rows into memory.
+
+    ``extra`` select items (the analyses' row number, row key and columns) read the rows
+    numbered as in the dataset and in that order, so that example rows can be found and
+    every run reads them alike.
 
     Columns come in their narrowest types (label codes as 8 or 16-bit integers, slice codes
     as 16 or 32-bit): fresh memory is slow to fault in, and the NumPy pass widens them one
@@ -98,10 +105,15 @@ def _fetch_rows(rows: EvalRows, partition: Partition) -> dict[str, np.ndarray]:
     codes = [f"({d.sql})::{'SMALLINT' if len(d.levels) < 32000 else 'INTEGER'} AS __d{j}"
              for j, d in enumerate(partition.base)]
     any_ok = " OR ".join(f"__ok{i}" for i in range(len(rows.score_columns)))
+    source, order = rows.relation, ""
+    if extra:
+        from assay.data._examples import numbered_relation
+
+        source, order = numbered_relation(rows).format(view=rows.relation), " ORDER BY __row"
     # Reading may use every core: order is kept (preserve_insertion_order), and no float
     # is summed here.
     table = rows.con.sql(
-        f"SELECT {', '.join(cols + codes)} FROM {rows.relation} WHERE {any_ok}"
+        f"SELECT {', '.join(cols + codes + (extra or []))} FROM {source} WHERE {any_ok}{order}"
     ).to_arrow_table()
     out = {}
     for name in table.column_names:
@@ -216,6 +228,9 @@ def evaluate_spec(
     report("validating inputs", 0, 1)
     rows = load_rows(spec, base_dir, data, exclude_invalid=exclude_invalid)
     partition = build_partition(rows)
+    wanted = requested(spec)
+    seg_cols = segment_columns(rows) if spec.error_analysis is not None else []
+    extra_cols = extra_selects(rows, seg_cols) if wanted else None
     step("validate")
     weighted = spec.weight is not None
     engine = spec.engine
@@ -235,11 +250,12 @@ def evaluate_spec(
             calibration_bins=spec.calibration_bins, weighted=weighted, classes=rows.classes,
             top_k=spec.top_k, metrics=tuple(metric_names),
         )
-        need_rows = engine == "numpy" or weighted or task.needs_rows(ctx, metric_names)
+        need_rows = (engine == "numpy" or weighted or bool(wanted)
+                     or task.needs_rows(ctx, metric_names))
         arrays = None
         if need_rows:
             if raw is None:
-                raw = _fetch_rows(rows, partition)
+                raw = _fetch_rows(rows, partition, extra_cols)
                 step("read")
             arrays = _model_arrays(raw, rows, i, len(partition.base))
         if spec.task == "regression":
@@ -329,6 +345,14 @@ def evaluate_spec(
                         "gap": g[0], "gap_low": glo, "gap_high": ghi})
         slice_sizes[model.name] = sizes
         step("estimate")
+    analyses = AnalysisOutput()
+    if wanted:
+        assert raw is not None
+        per_model = [analysis_rows(rows, partition, raw, i, seg_cols, reps_n)
+                     for i in range(n_models)]
+        analyses = run_analyses(spec, per_model, progress=report)
+        del per_model
+        step("analyses")
     comparisons, unpaired = None, {}
     if spec.compare.enabled and spec.candidates:
         if raw is None:
@@ -348,7 +372,8 @@ def evaluate_spec(
         classes=rows.classes, inputs=rows.inputs, slice_sizes=slice_sizes, timings=timings,
         started=started, finished=finished, base_dir=str(Path(base_dir).resolve()),
         comparisons=comparisons, unpaired=unpaired, curves=curves,
-        examples=examples, extra=extra)
+        examples=examples, extra=extra, analyses=analyses.tables,
+        analysis_charts=analyses.charts)
     if spec.gates:
         result.verdict = result.gate(spec.gates)
     return result

@@ -143,9 +143,10 @@ def evaluate(
     if not quiet:
         print_summary(result)
         print_comparison(result)
+        print_analyses(result)
         print_verdict(result)
         console.print(f"Results: {escape(str(folder))}/ (report.html, summary.md, results, "
-                      "comparisons, verdict.json, manifest.json)")
+                      "comparisons, analyses, verdict.json, manifest.json)")
         if run_store is not None:
             console.print(f"Run {result.extra['run_id']} recorded in {escape(run_store.display_url)}")
         if tracking:
@@ -154,6 +155,18 @@ def evaluate(
         console.print(escape(str(folder)), highlight=False, soft_wrap=True)
     if result.verdict is not None and not report_only:
         raise typer.Exit(result.verdict.exit_code)
+
+
+def print_analyses(result: EvaluationResult) -> None:
+    """Fairness, calibration, operating points and weak segments: the summary's sections,
+    rendered for the terminal."""
+    from rich.markdown import Markdown
+
+    from assay.report._summary_analyses import analysis_lines
+
+    lines = analysis_lines(result)
+    if lines:
+        console.print(Markdown("\n".join(lines)))
 
 
 def print_comparison(result: EvaluationResult) -> None:

@@ -12,11 +12,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from assay._json import jsonable
 from assay.gates import GateTables, Verdict
 from assay.spec import EvalSpec
 
@@ -48,6 +50,8 @@ def package_versions() -> dict[str, str]:
 
 
 def _clean(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
@@ -81,6 +85,12 @@ class EvaluationResult:
     #: example rows (largest errors, excluded rows) with privacy rules applied; see
     #: ``assay.data.example_rows``
     examples: list[dict[str, Any]] = field(default_factory=list)
+    #: the analyses' tables by name (fairness, fairness_groups, calibration, thresholds,
+    #: segments; see ``assay.analysis``), present when the spec asks for them
+    analyses: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: the analyses' chart data (reliability bins, threshold curves, group rates, segment
+    #: examples), JSON-ready
+    analysis_charts: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_records(cls, records: list[dict[str, Any]], **kw: Any) -> EvaluationResult:
@@ -95,7 +105,8 @@ class EvaluationResult:
         return GateTables(
             results=self.table, comparisons=comp, confidence=self.spec.confidence,
             baseline=self.spec.baseline, candidates=self.spec.candidates,
-            models=[m.name for m in self.spec.models], min_slice_size=self.spec.min_slice_size)
+            models=[m.name for m in self.spec.models], min_slice_size=self.spec.min_slice_size,
+            analyses=self.analyses)
 
     def gate(self, rules: list[Any]) -> Verdict:
         """Decide a gate policy (rules or their mappings) on this result's tables; the result
@@ -157,7 +168,8 @@ class EvaluationResult:
 
     def write(self, folder: str | Path) -> Path:
         """Write results.parquet/.json, excluded.json, manifest.json, spec.yaml, summary.md,
-        report.html and, when present, curves.json, comparisons.parquet/.json, verdict.json."""
+        report.html and, when present, curves.json, comparisons.parquet/.json, verdict.json,
+        one Parquet and JSON file per analysis table and analyses.json (their chart data)."""
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         pq.write_table(self.to_arrow(), out / "results.parquet")
@@ -173,6 +185,14 @@ class EvaluationResult:
                            out / "comparisons.parquet")
             comp = [{k: _clean(v) for k, v in r.items()} for r in self.comparisons.to_dict("records")]
             (out / "comparisons.json").write_text(json.dumps(comp, indent=1) + "\n", encoding="utf-8")
+        for name, frame in self.analyses.items():
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out / f"{name}.parquet")
+            rows = [{k: _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
+            (out / f"{name}.json").write_text(json.dumps(rows, indent=1, default=str) + "\n",
+                                              encoding="utf-8")
+        if self.analysis_charts:
+            (out / "analyses.json").write_text(
+                json.dumps(jsonable(self.analysis_charts)) + "\n", encoding="utf-8")
         if self.curves:
             (out / "curves.json").write_text(json.dumps(self.curves) + "\n", encoding="utf-8")
         if self.verdict is not None:

@@ -116,14 +116,14 @@ def build_partition(rows: EvalRows) -> Partition:
     base: list[Dimension] = []
     crosses: list[Dimension] = []
     index: dict[str, int] = {}
-    for s in rows.spec.slices:
+    for s in rows.spec.effective_slices:
         if isinstance(s, ColumnSlice):
             index[s.label] = len(base)
             base.append(_column_dimension(rows, s))
         elif isinstance(s, WhereSlice):
             index[s.label] = len(base)
             base.append(_where_dimension(rows, s))
-    for s in rows.spec.slices:
+    for s in rows.spec.effective_slices:
         if not isinstance(s, CrossSlice):
             continue
         missing = [p for p in s.cross if p not in index]

@@ -196,6 +196,120 @@ class CardSpec(_Strict):
     license: str | None = None
 
 
+class FairnessSpec(_Strict):
+    """Group fairness over sensitive attributes (see ``assay.analysis.fairness``).
+
+    Each attribute is a dataset column or the name of a declared column slice (e.g. an
+    ``age`` slice with ``bins``); it becomes a slice dimension, so every group also gets the
+    task's metrics with intervals, and the intersection of the attributes is a cross slice.
+    """
+
+    attributes: list[str] = Field(min_length=1)
+    #: also the intersection of all attributes (e.g. race x sex), when there are two or more
+    intersections: bool = True
+    #: per attribute, the group that ratios and differences to a reference use (e.g.
+    #: {sex: male}); default: the group with the highest selection rate (the four-fifths rule)
+    reference: dict[str, str] = Field(default_factory=dict)
+    #: a group's selection rate below this share of the reference group's is flagged
+    four_fifths: float = Field(default=0.8, gt=0.0, le=1.0)
+    #: groups with fewer rows are reported but left out of the disparities
+    #: (default: the spec's min_slice_size)
+    min_group_size: int | None = Field(default=None, ge=1)
+    #: a what-if: the disparities with rows reweighed so that group and label are
+    #: independent (Kamiran & Calders 2012), beside the originals
+    reweigh: bool = True
+
+
+Remedy = Literal["platt", "isotonic", "temperature"]
+
+
+class CalibrationSpec(_Strict):
+    """Calibration analysis: ECE/MCE (equal-width and equal-mass bins), adaptive ECE,
+    reliability data per model and slice, the Brier decomposition, and what-if remedies
+    fitted with cross-fitting (never replacing the original scores)."""
+
+    #: bins for ECE, MCE and reliability diagrams (default: the spec's calibration_bins)
+    bins: int | None = Field(default=None, ge=2, le=1000)
+    remediation: list[Remedy] = Field(default_factory=lambda: ["platt", "isotonic", "temperature"])
+    #: cross-fitting folds for the remedies
+    folds: int = Field(default=5, ge=2, le=20)
+    #: reliability data and calibration metrics for every slice, not only overall
+    slices: bool = True
+
+
+class ThresholdCosts(_Strict):
+    """Costs (or negative gains) of each decision outcome, per row."""
+
+    fp: float = Field(ge=0)
+    fn: float = Field(ge=0)
+    tp: float = 0.0
+    tn: float = 0.0
+
+
+ThresholdMetric = Literal["precision", "recall", "specificity", "fpr", "fnr", "f1",
+                          "selection_rate", "accuracy"]
+
+
+class ThresholdConstraint(_Strict):
+    """The threshold that meets a floor or ceiling on one metric at the best value of another,
+    e.g. ``{metric: recall, min: 0.9, optimize: precision}``."""
+
+    metric: ThresholdMetric
+    min: float | None = Field(default=None, ge=0.0, le=1.0)
+    max: float | None = Field(default=None, ge=0.0, le=1.0)
+    optimize: ThresholdMetric = "precision"
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> ThresholdConstraint:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("a threshold constraint needs exactly one of 'min' or 'max'")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        bound = f">= {self.min:g}" if self.min is not None else f"<= {self.max:g}"
+        return f"{self.metric} {bound}, best {self.optimize}"
+
+
+class ThresholdSpec(_Strict):
+    """Operating points of a binary model: metrics across thresholds, the chosen threshold,
+    the cost-optimal one and constrained ones, each with the uncertainty of choosing it."""
+
+    costs: ThresholdCosts | None = None
+    constraints: list[ThresholdConstraint] = Field(default_factory=list)
+    #: how a threshold chosen on the eval set gets its interval: re-chosen in every bootstrap
+    #: replicate, or chosen on a seeded half and measured on the other half
+    selection: Literal["bootstrap", "holdout"] = "bootstrap"
+    #: points of the metrics-across-thresholds curve
+    points: int = Field(default=101, ge=11, le=2001)
+
+
+class ErrorAnalysisSpec(_Strict):
+    """Weak-segment discovery: conjunctions of up to ``max_conditions`` conditions whose error
+    is significantly worse than the rest, found on one seeded half and tested on the other."""
+
+    #: candidate columns (default: every dataset column but the id, label, weight and
+    #: prediction columns and the privacy-hidden ones)
+    columns: list[str] | None = None
+    max_conditions: int = Field(default=3, ge=1, le=3)
+    #: numeric columns are cut into this many quantile bins
+    quantiles: int = Field(default=4, ge=2, le=10)
+    #: categorical columns keep their most frequent values; the rest form one "other" value
+    max_levels: int = Field(default=20, ge=2, le=200)
+    #: a segment needs at least this many rows in each half
+    min_size: int = Field(default=50, ge=5)
+    #: false discovery rate across the segments tested on the second half
+    fdr: float = Field(default=0.05, gt=0.0, lt=1.0)
+    top: int = Field(default=10, ge=1, le=100)
+    #: misclassified (or largest-error) example rows shown per segment
+    examples: int = Field(default=5, ge=0, le=50)
+    #: a segment sharing more than this share of its rows with a better-ranked one is pruned
+    overlap: float = Field(default=0.5, gt=0.0, le=1.0)
+
+
 class EvalSpec(_Strict):
     """A complete evaluation: task, rows, label, models, metrics, slices and statistics."""
 
@@ -229,6 +343,11 @@ class EvalSpec(_Strict):
     store: str | bool | None = None
     #: an MLflow tracking URI to log the run to as well (the CLI's --mlflow overrides it)
     mlflow: str | None = None
+    #: analyses beyond the metrics (see ``assay.analysis``); each runs when its key is set
+    fairness: FairnessSpec | None = None
+    calibration: CalibrationSpec | None = None
+    thresholds: ThresholdSpec | None = None
+    error_analysis: ErrorAnalysisSpec | None = None
 
     @field_validator("gates", mode="before")
     @classmethod
@@ -236,6 +355,37 @@ class EvalSpec(_Strict):
         from assay.gates import parse_rules
 
         return parse_rules(v)
+
+    def _check_analyses(self, private: dict[str, str]) -> None:
+        _check_analyses_impl(self, private)
+
+    @property
+    def fairness_dimensions(self) -> list[str]:
+        """The slice labels the fairness analysis reads groups from: one per attribute, then
+        the intersection when there are two or more attributes."""
+        if self.fairness is None:
+            return []
+        attrs = list(self.fairness.attributes)
+        if self.fairness.intersections and len(attrs) > 1:
+            return [*attrs, " x ".join(attrs)]
+        return attrs
+
+    @property
+    def effective_slices(self) -> list[ColumnSlice | WhereSlice | CrossSlice]:
+        """The declared slices plus those the fairness analysis needs: a column slice per
+        attribute that is not already a slice, and the attributes' intersection."""
+        out = list(self.slices)
+        if self.fairness is None:
+            return out
+        known = {s.label for s in out}
+        for attr in self.fairness.attributes:
+            if attr not in known:
+                out.append(ColumnSlice(column=attr))
+                known.add(attr)
+        dims = self.fairness_dimensions
+        if len(dims) > len(self.fairness.attributes) and dims[-1] not in known:
+            out.append(CrossSlice(cross=list(self.fairness.attributes), name=dims[-1]))
+        return out
 
     @property
     def baseline(self) -> str:
@@ -309,6 +459,7 @@ class EvalSpec(_Strict):
                         f"slice on column {col!r}, which privacy.{private[col]} lists: slice levels "
                         "print the column's values in every artifact. Remove the slice, or slice "
                         "on a coarser derived column (e.g. a where-slice)")
+        self._check_analyses(private)
         known = set(labels)
         for s in self.slices:
             if isinstance(s, CrossSlice):
@@ -319,6 +470,36 @@ class EvalSpec(_Strict):
                         f"declare them first. Known: {', '.join(sorted(known)) or 'none'}"
                     )
         return self
+
+
+def _check_analyses_impl(spec: EvalSpec, private: dict[str, str]) -> None:
+    """Analyses that do not fit the task, or that would print private columns' values."""
+    by_label = {s.label: s for s in spec.slices}
+    if spec.fairness is not None:
+        for attr in spec.fairness.attributes:
+            declared = by_label.get(attr)
+            if declared is not None and not isinstance(declared, ColumnSlice):
+                raise ValueError(f"fairness.attributes: {attr!r} is a {type(declared).__name__}; "
+                                 "an attribute must be a column or a column slice (with bins)")
+            column = declared.column if isinstance(declared, ColumnSlice) else attr
+            if column in private:
+                raise ValueError(f"fairness.attributes: column {column!r} is in "
+                                 f"privacy.{private[column]}; group names print its values")
+        unknown = sorted(set(spec.fairness.reference) - set(spec.fairness.attributes))
+        if unknown:
+            raise ValueError(f"fairness.reference names {', '.join(map(repr, unknown))}, which "
+                             f"are not attributes; attributes: {', '.join(spec.fairness.attributes)}")
+    if spec.calibration is not None and spec.task not in ("binary", "multiclass"):
+        raise ValueError(f"calibration needs probabilities: it applies to binary and multiclass "
+                         f"tasks, not {spec.task!r}; remove the 'calibration' key")
+    if spec.thresholds is not None and spec.task != "binary":
+        raise ValueError(f"thresholds apply to binary tasks (a score and a threshold), not "
+                         f"{spec.task!r}; remove the 'thresholds' key")
+    if spec.error_analysis is not None and spec.error_analysis.columns:
+        bad = [c for c in spec.error_analysis.columns if c in private]
+        if bad:
+            raise ValueError(f"error_analysis.columns: {', '.join(map(repr, bad))} are in privacy "
+                             "hide/hash; segment descriptions print their values. Remove them")
 
 
 def _first_model(annotation: Any) -> type[BaseModel] | None:

@@ -82,7 +82,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _numbered(rows: EvalRows) -> str:
+def numbered_relation(rows: EvalRows) -> str:
     """A relation template (``{view}``) adding ``__row``, the 1-based row number in the
     dataset. ``row_number() OVER ()`` keeps the scan order of a single table on every thread,
     but not across a join: when predictions come from separate files the dataset is numbered
@@ -122,7 +122,7 @@ def example_rows(rows: EvalRows) -> list[dict[str, Any]]:
     select = ", ".join(f"{quote_ident(c)}" for c in shown)
     label = quote_ident(spec.label)
     con = rows.con
-    numbered = _numbered(rows)
+    numbered = numbered_relation(rows)
     out: list[dict[str, Any]] = []
 
     def fetch(view: str, where: str, order: str, pred: str) -> list[tuple]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from assay.gates._analysis_rules import CalibrationRule, FairnessRule
 from assay.gates._decide import GateTables, decide_rule
 from assay.gates._outcome import (
     EXIT_CODES,
@@ -66,6 +67,8 @@ def gate(rules: list[Rule], tables: GateTables) -> Verdict:
 
 __all__ = [
     "EXIT_CODES",
+    "CalibrationRule",
+    "FairnessRule",
     "FAIL",
     "GUARDRAILS",
     "HOLD",

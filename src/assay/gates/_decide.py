@@ -19,7 +19,7 @@ Over several slices a rule is a family of tests:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,8 @@ class GateTables:
     candidates: list[str]
     models: list[str]
     min_slice_size: int
+    #: the analyses' tables by name (``fairness``, ``calibration``, ...), for their rule kinds
+    analyses: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def alpha_one_sided(self) -> float:
@@ -241,15 +243,21 @@ def decide_threshold(rule: ThresholdRule, tables: GateTables) -> RuleOutcome:
     res = tables.results
     _require_metric(rule, res, compared=False)
     models = [rule.model] if rule.model else (tables.candidates or tables.models)
-    slices = tables.slices_for(rule)
-    min_size = tables.min_size(rule)
+    return decide_bounds(rule, res, models, tables.slices_for(rule), tables.min_size(rule), tables)
+
+
+def decide_bounds(rule: Any, table: pd.DataFrame, models: list[str], slices: list[str],
+                  min_size: int, tables: GateTables) -> RuleOutcome:
+    """An absolute ``min``/``max`` on ``rule.metric`` judged on ``rule.judge``, for every
+    model and slice of a result-shaped table (model, slice, metric, value, ci_low, ci_high,
+    n, status, note); rule kinds on other tables (fairness, calibration) reuse it."""
     z = tables.z
     targets: list[TargetOutcome] = []
     p_pass: list[float] = []
     p_fail: list[float] = []
     bounds = [(b, d) for b, d in ((rule.min, ">="), (rule.max, "<=")) if b is not None]
     for model in models:
-        rows = _by_slice(res[(res.model == model) & (res.metric == rule.metric)])
+        rows = _by_slice(table[(table.model == model) & (table.metric == rule.metric)])
         for s in slices:
             r = rows.get(s)
             if r is None:

@@ -150,6 +150,13 @@ def render_model_card(run: StoredRun) -> str:
                          f"{_num(r['value'])} ({_ci(r)}) | {gap} |")
         out += _section("Slices", lines)
 
+    from assay.report._summary_analyses import calibration_lines, fairness_lines
+    from assay.store._store import analysis_tables
+
+    tables = analysis_tables(rec)
+    out += fairness_lines(tables, level="##")[1:] + ([""] if "fairness" in tables else [])
+    out += calibration_lines(tables, level="##")[1:] + ([""] if "calibration" in tables else [])
+
     detail = rec.get("verdict_detail") or {}
     if detail:
         lines = ["| rule | severity | result | decided by |", "|---|---|---|---|"]

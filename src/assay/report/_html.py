@@ -21,6 +21,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from assay.gates import FAIL, PASS, SKIPPED, UNDECIDED, Verdict
+from assay.report._html_analyses import analyses_context
 from assay.report._summary import KEY_METRICS, delta_tone, format_p, short_method
 from assay.report._svg import (
     BETTER,
@@ -393,6 +394,7 @@ def render_html(result: EvaluationResult, *, manifest: dict[str, Any] | None = N
     curves = _curves(result, colors)
     slices = _slices(result, models, colors)
     comparisons = _comparisons(result)
+    analyses = analyses_context(result, colors)
     nav = [("verdict", "Verdict"), ("metrics", "Metrics")]
     if curves:
         nav.append(("curves", "Curves"))
@@ -400,13 +402,17 @@ def render_html(result: EvaluationResult, *, manifest: dict[str, Any] | None = N
         nav.append(("slices", "Slices"))
     if comparisons:
         nav.append(("comparison", "Comparison"))
+    nav += [(key, title) for key, title in (("fairness", "Fairness"), ("calibration", "Calibration"),
+                                             ("thresholds", "Operating points"),
+                                             ("segments", "Weak segments")) if analyses[key]]
     nav += [("excluded", "Excluded"), ("lineage", "Lineage")]
     context = {
         "spec": {"name": spec.name, "task": spec.task, "confidence": f"{spec.confidence:.0%}",
                  "seed": spec.seed, "min_slice_size": spec.min_slice_size},
         "n_rows": result.n_rows, "models": header_models, "nav": nav, "verdict": verdict,
         "metrics": _metric_table(result, models), "curves": curves, "slices": slices,
-        "comparisons": comparisons, "excluded": _excluded(result), "lineage": _lineage(result, manifest),
+        "comparisons": comparisons, "analyses": analyses, "excluded": _excluded(result),
+        "lineage": _lineage(result, manifest),
         "version": __version__, "finished": _time(result.finished),
     }
     return _environment().get_template("report.html.j2").render(**context)

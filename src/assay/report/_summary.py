@@ -176,6 +176,9 @@ def render_summary(result: EvaluationResult, verdict: Verdict | None = None, *,
             out += ["", f"### Improvements: {title}", ""]
             out += _movers_table(better) if not better.empty else \
                 [f"No slice is better with {pct} confidence."]
+    from assay.report._summary_analyses import analysis_lines
+
+    out += analysis_lines(result, folded=True)
     excluded = []
     for model, reasons in result.excluded.items():
         total = sum(reasons.values())

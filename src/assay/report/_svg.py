@@ -172,9 +172,11 @@ class Series:
 
 def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: str,
                diagonal: bool = False, hlines: Sequence[tuple[float, str, str]] = (),
-               size: int = 290) -> Markup:
-    """Curves on the unit square (ROC, precision-recall), with an optional diagonal and
-    horizontal reference lines ``(y, colour, tooltip)`` such as a prevalence baseline."""
+               vlines: Sequence[tuple[float, str, str]] = (), size: int = 290) -> Markup:
+    """Curves on the unit square (ROC, precision-recall, metrics across thresholds), with an
+    optional diagonal, horizontal reference lines ``(y, colour, tooltip)`` such as a
+    prevalence baseline, and vertical ones ``(x, colour, tooltip)`` such as chosen
+    thresholds."""
     fr = _Frame(48, 10, size, size)
     ticks = [0, 0.2, 0.4, 0.6, 0.8, 1.0]
     body = _axes(fr, ticks, ticks, x_label, y_label)
@@ -185,6 +187,11 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: s
         if _finite(y):
             body.append(f'<line x1="{_f(fr.x(0))}" y1="{_f(fr.y(y))}" x2="{_f(fr.x(1))}" '
                         f'y2="{_f(fr.y(y))}" stroke="{col}" stroke-dasharray="4 4" opacity="0.8">'
+                        f'<title>{escape(tip)}</title></line>')
+    for x, col, tip in vlines:
+        if _finite(x) and 0 <= x <= 1:
+            body.append(f'<line x1="{_f(fr.x(x))}" y1="{_f(fr.y(0))}" x2="{_f(fr.x(x))}" '
+                        f'y2="{_f(fr.y(1))}" stroke="{col}" stroke-dasharray="3 3" stroke-width="1.5">'
                         f'<title>{escape(tip)}</title></line>')
     for s in series:
         d = _path(fr, s.x, s.y)

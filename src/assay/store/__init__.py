@@ -10,6 +10,7 @@ from assay.store._store import (
     STORE_ENV,
     RunStore,
     StoredRun,
+    analysis_tables,
     dataset_name,
     open_store,
     store_url,
@@ -17,6 +18,7 @@ from assay.store._store import (
 
 __all__ = [
     "COMPLETE", "DEFAULT_LOCATION", "FAILED", "INTERRUPTED", "RUNNING", "STATUSES", "STORE_ENV",
-    "RerunReport", "RunStore", "StoredRun", "TableDiff", "dataset_name", "mapping_changes", "open_store",
+    "RerunReport", "RunStore", "StoredRun", "TableDiff", "analysis_tables",
+    "dataset_name", "mapping_changes", "open_store",
     "record_evaluation", "rerun", "store_url", "table_diff",
 ]

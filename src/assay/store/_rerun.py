@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay.analysis import TABLE_KEYS
 from assay.store._diff import (
     COMPARE_KEYS,
     RESULT_KEYS,
@@ -18,7 +19,7 @@ from assay.store._diff import (
     table_diff,
 )
 from assay.store._record import record_evaluation
-from assay.store._store import RunStore, StoredRun, _jsonable
+from assay.store._store import RunStore, StoredRun, _jsonable, analysis_tables
 
 if TYPE_CHECKING:
     from assay.results import EvaluationResult
@@ -33,6 +34,8 @@ class RerunReport:
     results: TableDiff
     comparisons: TableDiff
     verdict: tuple[str | None, str | None]
+    #: the analysis tables (fairness, calibration, ...), by name
+    analyses: dict[str, TableDiff] = field(default_factory=dict)
     inputs: list[tuple[str, Any, Any]] = field(default_factory=list)
     spec: list[tuple[str, Any, Any]] = field(default_factory=list)
     packages: list[tuple[str, Any, Any]] = field(default_factory=list)
@@ -41,7 +44,7 @@ class RerunReport:
     @property
     def identical(self) -> bool:
         return self.results.identical and self.comparisons.identical and \
-            self.verdict[0] == self.verdict[1]
+            all(d.identical for d in self.analyses.values()) and self.verdict[0] == self.verdict[1]
 
     @property
     def run_id(self) -> str:
@@ -49,8 +52,9 @@ class RerunReport:
 
     @property
     def largest(self) -> dict[str, Any] | None:
-        """The largest numeric difference over both tables (None when identical)."""
-        found = [d for d in (self.results.largest, self.comparisons.largest) if d is not None]
+        """The largest numeric difference over all tables (None when identical)."""
+        diffs = [self.results, self.comparisons, *self.analyses.values()]
+        found = [d.largest for d in diffs if d.largest is not None]
         return max(found, key=lambda d: d["difference"]) if found else None
 
 
@@ -74,7 +78,12 @@ def rerun(store: RunStore, ref: str, *, out: str | Path | None = None,
         report["results"] = table_diff(original.table, result.table, RESULT_KEYS)
         report["comparisons"] = table_diff(original.comparisons, result.comparisons, COMPARE_KEYS)
         report["verdict"] = (rec.get("verdict"), result.verdict.decision if result.verdict else None)
+        old = analysis_tables(rec)
+        report["analyses"] = {
+            name: table_diff(old.get(name), result.analyses.get(name), TABLE_KEYS.get(name, []))
+            for name in sorted(old.keys() | result.analyses.keys())}
         return (report["results"].identical and report["comparisons"].identical
+                and all(d.identical for d in report["analyses"].values())
                 and report["verdict"][0] == report["verdict"][1])
 
     result = record_evaluation(
@@ -83,7 +92,7 @@ def rerun(store: RunStore, ref: str, *, out: str | Path | None = None,
         out=out, command=command, rerun_of=original.id, check=check)
     return RerunReport(
         original=original, result=result, results=report["results"],
-        comparisons=report["comparisons"], verdict=report["verdict"],
+        comparisons=report["comparisons"], verdict=report["verdict"], analyses=report["analyses"],
         inputs=input_changes(rec["inputs"], now_inputs),
         spec=mapping_changes(rec["spec"], _jsonable(spec.model_dump(mode="json"))),
         packages=mapping_changes(rec["packages"], package_versions()),

@@ -54,6 +54,8 @@ runs = Table(
     Column("curves", JSON),
     Column("examples", JSON),
     Column("manifest", JSON),
+    #: {"tables": {name: {"columns": [...], "rows": [[...], ...]}}, "charts": {...}}
+    Column("analyses", JSON),
     Column("dataset_id", Integer, ForeignKey("datasets.id")),
     Column("rerun_of", String(32)),
     Column("reproduced", Boolean),

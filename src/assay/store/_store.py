@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from assay._errors import InputError
+from assay._json import jsonable
 from assay.store import _schema as S
 
 if TYPE_CHECKING:
@@ -47,19 +48,7 @@ _PG_MIGRATE_LOCK, _PG_DATASET_LOCK = 0x4153_5341_0001, 0x4153_5341_0002
 SQLITE_BUSY_TIMEOUT = 60
 
 
-def _jsonable(obj: Any) -> Any:
-    """JSON-safe values: non-finite floats become null (JSON has no NaN), NumPy scalars
-    become Python numbers, tuples lists."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
+_jsonable = jsonable
 
 _dumps = partial(json.dumps, allow_nan=False, default=str)
 
@@ -247,6 +236,7 @@ class RunStore:
                 verdict=v.decision if v else None, exit_code=v.exit_code if v else None,
                 verdict_detail=_jsonable(v.to_dict()) if v else None,
                 curves=_jsonable(result.curves), examples=_jsonable(result.examples),
+                analyses=_analyses_json(result),
                 manifest=manifest, dataset_id=dataset_id,  # inputs: as hashed for the manifest
                 folder=str(Path(folder).resolve()) if folder else None, reproduced=reproduced,
                 inputs=manifest["inputs"]))
@@ -367,6 +357,33 @@ def dataset_name(spec: EvalSpec) -> str:
     if spec.data is not None and spec.data.path:
         return Path(spec.data.path).name
     return spec.name
+
+
+def _analyses_json(result: EvaluationResult) -> dict[str, Any] | None:
+    """The analyses' tables (columns and row lists; floats keep every bit through JSON's
+    shortest repr) and chart data."""
+    if not result.analyses and not result.analysis_charts:
+        return None
+    tables = {name: {"columns": list(f.columns), "dtypes": [str(t) for t in f.dtypes],
+                     "rows": _jsonable(f.astype(object).to_numpy().tolist())}
+              for name, f in result.analyses.items()}
+    return {"tables": tables, "charts": _jsonable(result.analysis_charts)}
+
+
+def analysis_tables(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """A stored run's analysis tables, with their column types (null floats read back
+    as NaN)."""
+    stored = (record.get("analyses") or {}).get("tables") or {}
+    out = {}
+    for name, t in stored.items():
+        frame = pd.DataFrame(t["rows"], columns=t["columns"])
+        for c, dtype in zip(t["columns"], t.get("dtypes") or [], strict=False):
+            if dtype.startswith("float"):
+                frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+            elif dtype.startswith(("int", "bool")):
+                frame[c] = frame[c].astype(dtype)
+        out[name] = frame
+    return out
 
 
 def _records(frame: pd.DataFrame, run_id: str) -> list[dict[str, Any]]:
