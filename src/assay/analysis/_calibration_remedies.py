@@ -33,7 +33,7 @@ import numpy as np
 from scipy.optimize import isotonic_regression
 from scipy.special import expit
 
-from assay.engine._replicates import _mix
+from assay.engine._replicates import mix64
 
 EPS = float(np.finfo(np.float64).eps)  # scikit-learn clips probabilities to [eps, 1 - eps]
 #: The largest 1/T tried: beyond it the scores separate the classes (T -> 0).
@@ -48,7 +48,7 @@ def assign_folds(keys: np.ndarray, folds: int, seed: tuple[int, ...]) -> np.ndar
     """Fold of each row: splitmix64 of (key xor a seeded salt) modulo ``folds``."""
     salt = np.random.default_rng(list(seed)).integers(0, 1 << 63, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        h = _mix(np.asarray(keys, dtype=np.uint64) ^ salt)
+        h = mix64(np.asarray(keys, dtype=np.uint64) ^ salt)
     return (h % np.uint64(folds)).astype(np.int64)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from assay.engine._replicates import keyed_multipliers
+from assay.engine._replicates import keyed_multipliers, mix64
 from assay.spec import ThresholdCosts
 from assay.stats import kish_effective_size, t_interval, wilson_interval
 
@@ -49,21 +49,11 @@ class Est:
     note: str = ""
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: a bijective, well-mixed 64-bit hash (wrapping arithmetic)."""
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint64(30))
-        x = x * np.uint64(0xBF58476D1CE4E5B9)
-        x = x ^ (x >> np.uint64(27))
-        x = x * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
 def holdout_half(key: np.ndarray, seed: list[int]) -> np.ndarray:
     """True for rows in half A: the top bit of a seeded hash of each row's key, so the split
     does not depend on row order and is the same on every rerun."""
     salt = np.random.default_rng(seed).integers(0, 1 << 63, dtype=np.uint64)
-    h = _mix(np.asarray(key, dtype=np.uint64) ^ salt)
+    h = mix64(np.asarray(key, dtype=np.uint64) ^ salt)
     return (h >> np.uint64(63)) == 0
 
 

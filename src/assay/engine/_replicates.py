@@ -32,13 +32,15 @@ CHUNK = 2048
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: a bijective, well-mixed 64-bit hash (wrapping arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijective, well-mixed 64-bit hash (wrapping arithmetic);
+    also the seeded row hash behind the analyses' halves and folds."""
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * np.uint64(0xBF58476D1CE4E5B9)
+        x = x ^ (x >> np.uint64(27))
+        x = x * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
 
 
 def keyed_multipliers(keys: np.ndarray, replicates: int, seed: tuple[int, ...]) -> np.ndarray:
@@ -53,7 +55,7 @@ def keyed_multipliers(keys: np.ndarray, replicates: int, seed: tuple[int, ...]) 
     c = rng.integers(0, 1 << 63, size=replicates, dtype=np.uint64)
     salt = rng.integers(0, 1 << 63, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        h = _mix(np.asarray(keys, dtype=np.uint64) ^ salt)
+        h = mix64(np.asarray(keys, dtype=np.uint64) ^ salt)
         u = np.multiply(h[:, None], a[None, :])  # in place from here: 4x faster than temporaries
         u += c[None, :]
         u >>= np.uint64(48)

@@ -9,37 +9,14 @@ from __future__ import annotations
 from typing import Literal
 
 import pandas as pd
-from pydantic import model_validator
 
 from assay._errors import SpecError
 from assay.gates._decide import GateTables, decide_bounds
 from assay.gates._outcome import UNDECIDED, RuleOutcome
-from assay.gates._rules import Rule, register_rule
-
-Judge = Literal["value", "ci_low", "ci_high"]
+from assay.gates._rules import BoundRule, Rule, register_rule
 
 
-class _BoundRule(Rule):
-    metric: str
-    model: str | None = None  # default: every candidate (or the only model)
-    min: float | None = None
-    max: float | None = None
-    judge: Judge = "value"
-
-    @model_validator(mode="after")
-    def _a_bound(self) -> _BoundRule:
-        if self.min is None and self.max is None:
-            raise ValueError(f"a {self.rule} rule needs 'min' or 'max' (or both)")
-        return self
-
-    def describe(self) -> str:
-        text = self.metric if self.judge == "value" else f"{self.judge}({self.metric})"
-        bounds = [f">= {self.min:g}" if self.min is not None else "",
-                  f"<= {self.max:g}" if self.max is not None else ""]
-        return f"{text} {' and '.join(b for b in bounds if b)}"
-
-
-class FairnessRule(_BoundRule):
+class FairnessRule(BoundRule):
     """A bound on a fairness disparity (e.g. ``equalized_odds_difference <= 0.05`` on the CI's
     upper bound), per fairness attribute (default: every attribute and the intersection)."""
 
@@ -48,7 +25,7 @@ class FairnessRule(_BoundRule):
     variant: Literal["original", "reweighed"] = "original"
 
 
-class CalibrationRule(_BoundRule):
+class CalibrationRule(BoundRule):
     """A bound on a calibration metric of the calibration analysis (e.g. ``ece_equal_mass``),
     per slice like a threshold rule; ``variant`` gates a what-if remedy instead."""
 
@@ -62,14 +39,14 @@ def _missing(rule: Rule, what: str) -> RuleOutcome:
                        getattr(rule, "metric", ""), [], rule.model_dump(mode="json"))
 
 
-def _check_metric(rule: _BoundRule, table: pd.DataFrame, what: str) -> None:
+def _check_metric(rule: BoundRule, table: pd.DataFrame, what: str) -> None:
     if rule.metric not in set(table.metric):
         raise SpecError(f"gates: rule {rule.label!r} needs {what} metric {rule.metric!r}, which was "
                         f"not computed. {what.capitalize()} metrics: "
                         f"{', '.join(dict.fromkeys(table.metric))}; fix 'metric' in the rule")
 
 
-def _models(rule: _BoundRule, tables: GateTables) -> list[str]:
+def _models(rule: BoundRule, tables: GateTables) -> list[str]:
     return [rule.model] if rule.model else (tables.candidates or tables.models)
 
 

@@ -48,15 +48,10 @@ class Rule(BaseModel):
         return self.rule
 
 
-class ThresholdRule(Rule):
-    """An absolute bound on a metric of a model, judged on the value or on a CI bound.
+class BoundRule(Rule):
+    """An absolute ``min``/``max`` on a metric of a model, judged on the value or on a CI
+    bound (the shared keys of ``threshold``, ``fairness`` and ``calibration`` rules)."""
 
-    ``judge: ci_low`` with ``min`` asks for evidence that the metric is above the floor;
-    ``judge: ci_high`` with ``min`` fails only on evidence that it is below (and is the kind that a
-    guard over many slices adjusts with Holm). ``max`` mirrors ``min``.
-    """
-
-    rule: Literal["threshold"] = "threshold"
     metric: str
     model: str | None = None  # default: every candidate (or the only model)
     min: float | None = None
@@ -66,9 +61,9 @@ class ThresholdRule(Rule):
     judge: Literal["value", "ci_low", "ci_high"] = "value"
 
     @model_validator(mode="after")
-    def _a_bound(self) -> ThresholdRule:
+    def _a_bound(self) -> BoundRule:
         if self.min is None and self.max is None:
-            raise ValueError("a threshold rule needs 'min' or 'max' (or both)")
+            raise ValueError(f"a {self.rule} rule needs 'min' or 'max' (or both)")
         return self
 
     def describe(self) -> str:
@@ -76,6 +71,17 @@ class ThresholdRule(Rule):
         bounds = [f">= {self.min:g}" if self.min is not None else "",
                   f"<= {self.max:g}" if self.max is not None else ""]
         return f"{text} {' and '.join(b for b in bounds if b)}"
+
+
+class ThresholdRule(BoundRule):
+    """An absolute bound on a metric of a model in the result table.
+
+    ``judge: ci_low`` with ``min`` asks for evidence that the metric is above the floor;
+    ``judge: ci_high`` with ``min`` fails only on evidence that it is below (and is the kind that a
+    guard over many slices adjusts with Holm). ``max`` mirrors ``min``.
+    """
+
+    rule: Literal["threshold"] = "threshold"
 
 
 class NonInferiorityRule(Rule):
