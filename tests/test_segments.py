@@ -619,6 +619,27 @@ def test_other_level_and_text_conditions() -> None:
     check_against_pandas(frame(rows), table)
 
 
+def test_many_levels_use_the_sparse_cell_path(monkeypatch) -> None:
+    """Combinations with more cells than the dense limit are compacted with np.unique; the
+    result equals the dense bincount path."""
+    from assay.analysis import _segments_search
+
+    rng = np.random.default_rng(12)
+    n = 20_000
+    cols = {f"k{j}": np.array([f"v{i}" for i in rng.integers(0, 140, n)], dtype=object)
+            for j in range(3)}
+    cols["k0"][:300] = "v0"  # a weak value
+    y = (rng.random(n) < 0.5).astype(np.int8)
+    wrong = rng.random(n) < np.where(cols["k0"] == "v0", 0.5, 0.1)
+    rows = make_rows("binary", y, np.where(np.where(wrong, 1 - y, y) == 1, 0.9, 0.1), cols)
+    spec = {"max_levels": 150, "min_size": 20}
+    sparse, _ = run(rows, **spec)  # 151^3 cells > the dense limit
+    monkeypatch.setattr(_segments_search, "_DENSE_LIMIT", 1 << 40)
+    dense, _ = run(rows, **spec)
+    assert sparse.iloc[0]["segment"] == "k0 = v0"
+    pd.testing.assert_frame_equal(sparse, dense)
+
+
 def test_bad_input_is_named() -> None:
     rows, _ = planted(n=1000)
     rows.columns["when"] = np.array(["2024-01-01"] * rows.n, dtype="datetime64[D]")

@@ -18,7 +18,6 @@ nothing about the test half shapes the conditions that are tested on it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -171,13 +170,3 @@ def _binned(name: str, x: np.ndarray, discovery: np.ndarray, quantiles: int) -> 
         texts.append(f"{name} is missing")
         conds.append({"column": name, "op": "is missing", "value": None})
     return EncodedColumn(name, codes, texts, conds, "numeric bins")
-
-
-def describe_edges(edges: np.ndarray) -> str:
-    """Edges as text for notes (empty when there are none)."""
-    return ", ".join(_edge_texts(edges)) if edges.size else ""
-
-
-def is_missing(value: object) -> bool:
-    """True for None and float NaN (the two spellings of a missing value in candidate columns)."""
-    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -61,10 +61,10 @@ class Half:
     codes: list[np.ndarray]  # int32 per column
     err: np.ndarray  # error per row (0/1 or absolute error)
     w: np.ndarray | None
+    w2: np.ndarray | None  # w * w
     centre: float  # (weighted) mean error of the half
-    dev: np.ndarray  # err - centre
-    wdev: np.ndarray  # w * dev (dev when unweighted)
-    wdev2: np.ndarray | None  # w * dev^2 (None: not needed, error rates)
+    wdev: np.ndarray  # w * (err - centre) (err - centre when unweighted)
+    wdev2: np.ndarray | None  # w * (err - centre)^2 (None: not needed, error rates)
 
     @classmethod
     def build(cls, codes: list[np.ndarray], err: np.ndarray, w: np.ndarray | None,
@@ -75,7 +75,8 @@ class Half:
             centre = float(np.average(err, weights=w))
         dev = err - centre
         wdev = dev if w is None else w * dev
-        return cls(codes, err, w, centre, dev, wdev, wdev * dev if second_moment else None)
+        return cls(codes, err, w, None if w is None else w * w, centre, wdev,
+                   wdev * dev if second_moment else None)
 
     @property
     def size(self) -> int:
@@ -94,10 +95,9 @@ class Half:
         n = np.bincount(code, minlength=length).astype(np.float64)
         s1 = np.bincount(code, self.wdev, length)
         s2 = np.zeros(length) if self.wdev2 is None else np.bincount(code, self.wdev2, length)
-        if self.w is None:
+        if self.w is None or self.w2 is None:
             return Sums(n, n, n, s1, s2)
-        return Sums(n, np.bincount(code, self.w, length), np.bincount(code, self.w * self.w, length),
-                    s1, s2)
+        return Sums(n, np.bincount(code, self.w, length), np.bincount(code, self.w2, length), s1, s2)
 
     def all_sums(self) -> Sums:
         return self.sums(np.zeros(self.size, dtype=np.int32), 1)

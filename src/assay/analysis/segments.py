@@ -70,6 +70,7 @@ from assay.analysis._segments_search import (
     compare,
     discover,
 )
+from assay.engine._replicates import mix64
 from assay.spec import ErrorAnalysisSpec
 from assay.stats import benjamini_hochberg, newcombe_difference
 
@@ -155,21 +156,11 @@ def _check_shape(a: np.ndarray, shape: tuple[int, ...], what: str) -> None:
         raise InputError(f"error_analysis: {what} have shape {a.shape}, expected {shape}")
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser (a bijective 64-bit hash; wrapping arithmetic)."""
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint64(30))
-        x = x * np.uint64(0xBF58476D1CE4E5B9)
-        x = x ^ (x >> np.uint64(27))
-        x = x * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
 def discovery_mask(key: np.ndarray, seed: tuple[int, ...]) -> np.ndarray:
     """True for the discovery half: the top bit of a seeded hash of each row's key, so the
     split depends on the rows' keys and the seed, not on their order."""
     salt = np.random.default_rng([*seed, _SALT]).integers(0, 1 << 63, dtype=np.uint64)
-    h = _mix(np.asarray(key, dtype=np.uint64) ^ salt)
+    h = mix64(np.asarray(key, dtype=np.uint64) ^ salt)
     return h < np.uint64(1 << 63)
 
 
@@ -372,10 +363,9 @@ class _Search:
         n = np.array([float(m.sum())])
         s1 = np.array([h.wdev[m].sum()])
         s2 = np.array([0.0 if h.wdev2 is None else h.wdev2[m].sum()])
-        if h.w is None:
+        if h.w is None or h.w2 is None:
             return Sums(n, n, n, s1, s2)
-        w = h.w[m]
-        return Sums(n, np.array([w.sum()]), np.array([(w * w).sum()]), s1, s2)
+        return Sums(n, np.array([h.w[m].sum()]), np.array([h.w2[m].sum()]), s1, s2)
 
 
 def _none_note(d: Discovery) -> str:
