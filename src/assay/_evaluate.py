@@ -21,7 +21,7 @@ from assay.engine import Partition
 from assay.engine._replicates import cell_replicates, poisson_replicates
 from assay.engine._states import aggregate_duckdb, aggregate_numpy
 from assay.metrics import Context, Estimate, SliceStats, Task, get_task
-from assay.metrics._base import TOO_SMALL, gap
+from assay.metrics._base import NO_INTERVALS, TOO_SMALL, gap
 from assay.metrics._task import RowArrays
 from assay.results import EvaluationResult
 from assay.slicing import build_partition
@@ -338,7 +338,7 @@ def evaluate_spec(
                     lo, hi, glo, ghi, method = est.low, est.high, g[1], g[2], est.method
                     if not spec.intervals:
                         lo = hi = glo = ghi = math.nan
-                        method = "none (intervals: false)"
+                        method = NO_INTERVALS
                     records.append(base | {
                         "metric": full, "value": est.value, "ci_low": lo, "ci_high": hi,
                         "method": method, "status": est.status, "note": est.note,

@@ -95,7 +95,8 @@ def analysis_rows(rows: EvalRows, partition: Partition, raw: dict[str, np.ndarra
         min_slice_size=spec.min_slice_size)
     names = _level_names(partition)
     by_label = {d.label: (k, d) for k, d in enumerate(partition.all_dimensions)}
-    for k, dim in enumerate(partition.all_dimensions):
+    per_slice = spec.calibration is not None and spec.calibration.slices
+    for k, dim in enumerate(partition.all_dimensions if per_slice else []):
         if dim.is_cross:
             code = np.zeros(y.size, dtype=np.int64)
             for p in dim.parts:

@@ -46,7 +46,8 @@ class AnalysisRows:
     #: table names the levels ("African-American", "Female & 25 - 45" for intersections)
     groups: dict[str, np.ndarray] = field(default_factory=dict)
     #: slice dimension label -> (n,) str array of the full slice label of each row's level
-    #: (e.g. "channel=web"), for analyses per slice; rows in no reported level hold ""
+    #: (e.g. "channel=web"), for analyses per slice; rows in no reported level hold "".
+    #: Filled only when the calibration analysis reads it (``calibration.slices``)
     slices: dict[str, np.ndarray] = field(default_factory=dict)
     #: dataset columns an analysis asked for (numeric: float64 with NaN missing; other:
     #: object arrays of str with None missing)

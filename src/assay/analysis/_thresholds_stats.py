@@ -11,11 +11,10 @@ import numpy as np
 from scipy import sparse
 
 from assay.engine._replicates import keyed_multipliers, mix64
+from assay.metrics._base import NO_INTERVALS, OK, UNDEFINED
 from assay.spec import ThresholdCosts
 from assay.stats import kish_effective_size, t_interval, wilson_interval
 
-OK, UNDEFINED = "ok", "undefined"
-NO_INTERVALS = "none (intervals: false)"
 #: rows per block of keyed multipliers (rows x replicates floats in memory at once)
 ROW_CHUNK = 2048
 #: replicates per block when metrics are computed at every cut point

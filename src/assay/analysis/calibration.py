@@ -61,7 +61,7 @@ methods, which hold the fitted maps fixed (the fitting's own variability is not 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -72,14 +72,13 @@ from assay.analysis import _calibration_bins as cb
 from assay.analysis import _calibration_remedies as cr
 from assay.analysis._calibration_boot import Grouping, Layout, Sums, replicates, totals
 from assay.analysis._rows import AnalysisOutput, AnalysisRows
+from assay.metrics._base import NO_INTERVALS, OK, TOO_SMALL, UNDEFINED, Estimate
 from assay.spec import CalibrationSpec
 from assay.stats import percentile_interval, t_interval
 
 #: Fixed salt of this module's random streams (bootstrap and folds).
 SALT = 0xCA11B
 _FOLD_SALT = 0xF01D
-OK, UNDEFINED, TOO_SMALL = "ok", "undefined", "too_small"
-NO_INTERVALS = "none (intervals: false)"
 COLUMNS = ["model", "slice", "metric", "variant", "value", "ci_low", "ci_high", "n", "method",
            "status", "note"]
 BINARY_METRICS = ["ece", "ece_equal_mass", "ece_adaptive", "mce", "mce_equal_mass", "brier_score",
@@ -87,18 +86,6 @@ BINARY_METRICS = ["ece", "ece_equal_mass", "ece_adaptive", "mce", "mce_equal_mas
 MULTICLASS_METRICS = ["ece_top_label", "mce_top_label", "ece_classwise", "brier_score", "log_loss"]
 BINARY_REMEDY_METRICS = ["log_loss", "brier_score", "ece", "ece_equal_mass", "mce"]
 MULTICLASS_REMEDY_METRICS = ["log_loss", "brier_score", "ece_top_label", "ece_classwise"]
-
-
-@dataclass(frozen=True)
-class Est:
-    """One metric's value, interval, method, status and note."""
-
-    value: float
-    low: float = math.nan
-    high: float = math.nan
-    method: str = ""
-    status: str = OK
-    note: str = ""
 
 
 @dataclass
@@ -348,50 +335,49 @@ def _boot_method(rows: AnalysisRows, how: str, basic: bool = True) -> str:
 
 
 def _binned(rows: AnalysisRows, how: str, value: float, reps: np.ndarray | None, note: str,
-            upper: float = 1.0) -> Est:
+            upper: float = 1.0) -> Estimate:
     if not math.isfinite(value):
-        return Est(math.nan, status=UNDEFINED, note="no rows with weight in any bin")
+        return Estimate(math.nan, status=UNDEFINED, note="no rows with weight in any bin")
     if reps is None:
-        return Est(value, method=NO_INTERVALS, note=note)
+        return Estimate(value, method=NO_INTERVALS, note=note)
     low, high, extra = _interval(value, reps, rows.confidence, 0.0, upper, basic=True)
     if math.isfinite(high) and high < value:
         extra = "the plug-in value is biased upwards (noise adds to every bin) and the interval " \
                 "for the population value lies below it"
-    return Est(value, low, high, _boot_method(rows, how), note="; ".join(x for x in (note, extra) if x))
+    return Estimate(value, low, high, _boot_method(rows, how), note="; ".join(x for x in (note, extra) if x))
 
 
-def _loss(rows: AnalysisRows, v: _View, key: str, reps: Sums | None, upper: float, note: str) -> Est:
+def _loss(rows: AnalysisRows, v: _View, key: str, reps: Sums | None, upper: float, note: str) -> Estimate:
     ll, br = _losses(v)
     per_row = ll if key == "ll" else br
     if v.w is None:
         value = float(np.mean(per_row))
         if rows.replicates <= 0:
-            return Est(value, method=NO_INTERVALS, note=note)
+            return Estimate(value, method=NO_INTERVALS, note=note)
         sd = float(np.std(per_row, ddof=1)) if per_row.size > 1 else math.nan
         ci = t_interval(value, sd, per_row.size, rows.confidence)
         extra = "" if math.isfinite(ci.low) else "; fewer than 2 rows: no interval"
-        return Est(value, max(ci.low, 0.0), min(ci.high, upper), "t", note=note + extra)
+        return Estimate(value, max(ci.low, 0.0), min(ci.high, upper), "t", note=note + extra)
     value = float(np.sum(v.w * per_row) / v.w.sum())
     if reps is None:
-        return Est(value, method=NO_INTERVALS, note=note)
+        return Estimate(value, method=NO_INTERVALS, note=note)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = reps["loss"][key][:, 0] / reps["ew"]["w"].sum(axis=-1)
     low, high, extra = _interval(value, r, rows.confidence, 0.0, upper, basic=False)
-    return Est(value, low, high, _boot_method(rows, "rows", basic=False),
+    return Estimate(value, low, high, _boot_method(rows, "rows", basic=False),
                note="; ".join(x for x in (note, extra) if x))
 
 
-def _estimates(v: _View, tot: Sums, reps: Sums | None, rows: AnalysisRows, how: str) -> dict[str, Est]:
+def _estimates(v: _View, tot: Sums, reps: Sums | None, rows: AnalysisRows, how: str) -> dict[str, Estimate]:
     """Every metric of the view (those not wanted for its variant are dropped later)."""
     wanted = _metric_list(rows.task, v.variant)
     if not v.total > 0:
         why = "total weight of this slice is 0" if v.pos.size else "no rows"
-        return {m: Est(math.nan, status=UNDEFINED, note=why) for m in wanted}
+        return {m: Estimate(math.nan, status=UNDEFINED, note=why) for m in wanted}
     out = (_binary_estimates(v, tot, reps, rows, how) if rows.task == "binary"
            else _multiclass_estimates(v, tot, reps, rows, how))
     if v.note:
-        out = {m: Est(e.value, e.low, e.high, e.method, e.status, "; ".join(x for x in (e.note, v.note) if x))
-               for m, e in out.items()}
+        out = {m: replace(e, note="; ".join(x for x in (e.note, v.note) if x)) for m, e in out.items()}
     return out
 
 
@@ -404,12 +390,12 @@ def _mce(s: Sums, key: str) -> np.ndarray:
 
 
 def _binary_estimates(v: _View, tot: Sums, reps: Sums | None, rows: AnalysisRows,
-                      how: str) -> dict[str, Est]:
+                      how: str) -> dict[str, Estimate]:
     b = v.bins
     em_note = (f"{b} equal-mass bins ({int(np.count_nonzero(np.bincount(v.info['em'], minlength=b)))}"
                " nonempty), edges from the full sample and held in every replicate")
 
-    def binned(stat, key: str, note: str) -> Est:
+    def binned(stat, key: str, note: str) -> Estimate:
         return _binned(rows, how, float(stat(tot, key)), None if reps is None else stat(reps, key), note)
 
     out = {
@@ -437,7 +423,7 @@ def _sweep_note(v: _View) -> str:
 
 
 def _decomposition(v: _View, tot: Sums, reps: Sums | None, rows: AnalysisRows, how: str,
-                   brier: float) -> dict[str, Est]:
+                   brier: float) -> dict[str, Estimate]:
     def parts_of(s: Sums) -> tuple[np.ndarray, ...]:
         return cb.brier_parts(s["ew"]["w"], s["ew"]["d"], s["ew"]["y"])
 
@@ -456,7 +442,7 @@ def _decomposition(v: _View, tot: Sums, reps: Sums | None, rows: AnalysisRows, h
 
 
 def _multiclass_estimates(v: _View, tot: Sums, reps: Sums | None, rows: AnalysisRows,
-                          how: str) -> dict[str, Est]:
+                          how: str) -> dict[str, Estimate]:
     b, k = v.bins, v.info["k"]
 
     def classwise(s: Sums) -> np.ndarray:
@@ -486,7 +472,7 @@ def _metric_list(task: str, variant: str) -> list[str]:
     return MULTICLASS_METRICS if variant == "original" else MULTICLASS_REMEDY_METRICS
 
 
-def _record(rows: AnalysisRows, v: _View, metric: str, e: Est) -> dict[str, Any]:
+def _record(rows: AnalysisRows, v: _View, metric: str, e: Estimate) -> dict[str, Any]:
     low, high, method = e.low, e.high, e.method
     if rows.replicates <= 0 and e.status == OK:
         low, high, method = math.nan, math.nan, NO_INTERVALS

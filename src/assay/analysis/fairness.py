@@ -58,6 +58,7 @@ import pandas as pd
 from assay._errors import InputError, sample_values
 from assay.analysis import _fairness_stats as fs
 from assay.analysis._rows import AnalysisOutput, AnalysisRows
+from assay.metrics._base import NO_INTERVALS, OK, TOO_SMALL, UNDEFINED
 from assay.spec import FairnessSpec
 from assay.stats import kish_effective_size, percentile_interval, t_interval, wilson_interval
 
@@ -68,8 +69,6 @@ GROUP_COLUMNS = ["model", "attribute", "group", "metric", "value", "ci_low", "ci
 DISPARITY_COLUMNS = ["model", "attribute", "metric", "variant", "value", "ci_low", "ci_high",
                      "method", "status", "note", "groups", "reference", "flag"]
 
-OK, UNDEFINED, TOO_SMALL = "ok", "undefined", "too_small"
-NO_INTERVALS = "none (intervals: false)"
 _SALT = 0xFA12  # this module's stream of the run's seed
 _SPECIAL = {"(missing)": "rows with no value for this attribute, kept as their own group",
             "(outside bins)": "rows outside the attribute's bins, kept as their own group"}

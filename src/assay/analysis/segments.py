@@ -71,6 +71,7 @@ from assay.analysis._segments_search import (
     discover,
 )
 from assay.engine._replicates import mix64
+from assay.metrics._base import NO_INTERVALS
 from assay.spec import ErrorAnalysisSpec
 from assay.stats import benjamini_hochberg, newcombe_difference
 
@@ -382,7 +383,7 @@ def _method(rows: AnalysisRows, spec: ErrorAnalysisSpec, metric: str) -> str:
     test = "pooled two-proportion z test" if metric == "error_rate" else "Welch t test"
     ci = "Newcombe hybrid score" if metric == "error_rate" else "Welch t"
     if rows.replicates == 0:
-        ci = "none (intervals: false)"
+        ci = NO_INTERVALS
     weighted = "; weighted, Kish effective sizes" if rows.weighted else ""
     return (f"seeded half split; search on the discovery half (<= {spec.max_conditions} "
             f"conditions); one-sided {test} on the test half; Benjamini-Hochberg at "

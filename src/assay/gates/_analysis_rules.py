@@ -69,7 +69,8 @@ def decide_fairness(rule: FairnessRule, tables: GateTables) -> RuleOutcome:
     unknown = [a for a in attrs if a not in known]
     if unknown:
         raise SpecError(f"gates: rule {rule.label!r} names fairness attribute(s) "
-                        f"{', '.join(map(repr, unknown))}; attributes: {', '.join(known)}")
+                        f"{', '.join(map(repr, unknown))}, which the fairness analysis does not have. "
+                        f"Attributes: {', '.join(known)}; fix 'attributes' in the rule")
     return decide_bounds(rule, view, _models(rule, tables), attrs, 1, tables)
 
 

@@ -19,6 +19,8 @@ from assay.stats import Interval, mover_difference, percentile_interval, wilson_
 OK = "ok"
 UNDEFINED = "undefined"
 TOO_SMALL = "too_small"
+#: the method of a value computed with ``intervals: false`` (no interval drawn)
+NO_INTERVALS = "none (intervals: false)"
 
 
 @dataclass

@@ -117,7 +117,7 @@ def _cells(bins: list[dict[str, Any]]) -> dict[str, list[float]]:
 
 
 def _num(v: Any) -> float:
-    return float(v) if isinstance(v, int | float) and v is not None else math.nan
+    return float(v) if isinstance(v, int | float) else math.nan
 
 
 def _calibration(result: EvaluationResult, colors: dict[str, str]) -> dict[str, Any] | None:
