@@ -53,8 +53,8 @@ def test_run_folder_files(example_run: tuple[Path, object], example_dir: Path) -
         "results.parquet", "results.json", "excluded.json", "manifest.json", "spec.yaml",
         "comparisons.parquet", "comparisons.json", "verdict.json", "summary.md", "report.html",
         "curves.json", "analyses.json",
-        *(f"{t}.{ext}" for t in ("fairness", "fairness_groups", "calibration", "thresholds", "segments")
-          for ext in ("parquet", "json"))}
+        *(f"{t}.{ext}" for t in ("quality", "fairness", "fairness_groups", "calibration", "thresholds",
+                                 "segments") for ext in ("parquet", "json"))}
     pq_table = pd.read_parquet(out / "results.parquet")
     js_table = pd.DataFrame(json.loads((out / "results.json").read_text()))
     assert list(pq_table.columns) == COLUMNS and list(js_table.columns) == COLUMNS
@@ -85,8 +85,11 @@ def test_run_folder_files(example_run: tuple[Path, object], example_dir: Path) -
     original = assay.load_spec(example_dir / "spec.yaml")
     assert spec.data.path == str(example_dir / "data" / "eval.parquet")
     assert spec.models[1].path == str(example_dir / "data" / "predictions" / "candidate.parquet")
-    assert spec.model_dump(exclude={"data", "models"}) == original.model_dump(
-        exclude={"data", "models"})
+    assert spec.quality.leakage.train == str(example_dir / "data" / "train.parquet")
+    assert spec.model_dump(exclude={"data", "models", "quality"}) == original.model_dump(
+        exclude={"data", "models", "quality"})
+    assert spec.quality.model_copy(update={"leakage": None}) == original.quality.model_copy(
+        update={"leakage": None})
 
 
 def test_manifest(example_run: tuple[Path, object], example_dir: Path) -> None:
@@ -95,7 +98,8 @@ def test_manifest(example_run: tuple[Path, object], example_dir: Path) -> None:
     assert m["seed"] == 0 and m["engine"] == "numpy" and m["rows"] == 5000
     files = {"data": example_dir / "data" / "eval.parquet",
              "model:baseline": example_dir / "data" / "predictions" / "baseline.parquet",
-             "model:candidate": example_dir / "data" / "predictions" / "candidate.parquet"}
+             "model:candidate": example_dir / "data" / "predictions" / "candidate.parquet",
+             "quality:train": example_dir / "data" / "train.parquet"}  # the leakage check's
     assert set(m["inputs"]) == set(files)
     for role, path in files.items():
         assert m["inputs"][role]["path"] == str(path.resolve())

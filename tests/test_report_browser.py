@@ -8,13 +8,12 @@ downloads a browser here. A full-page screenshot is left in ``test-artifacts/rep
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from _browser import ARGS, chromium, playwright
 from scipy.special import expit
 
 import assay
@@ -24,24 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 XSS = "<script>window.__pwned = 1</script>"
 IMG = '<img src=x onerror="window.__pwned = 2">'
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    if path is None:
-        pytest.skip("Chromium is missing (no 'chromium' on PATH); scripts/test-services.sh installs it")
-    return path
 
 
-def _playwright() -> Any:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the Python package playwright is missing (pip install playwright, part of the "
-                    "test extra); Chromium itself comes from scripts/test-services.sh")
-    return sync_playwright
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +57,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, assay.Evalua
 
 
 def test_report_in_chromium(report: tuple[Path, assay.EvaluationResult, Path]) -> None:
-    executable = _chromium()
-    sync_playwright = _playwright()
+    executable = chromium()
+    sync_playwright = playwright()
     page_path, result, data = report
     errors: list[str] = []
     failed: list[str] = []

@@ -197,12 +197,12 @@ def test_migrations_build_exactly_the_declared_schema(tmp_path: Path) -> None:
     from assay.store._schema import metadata
 
     store = open_store(tmp_path / "runs.db")
-    assert store.schema_version() == "0002"
+    assert store.schema_version() == "0003"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
     open_store(tmp_path / "runs.db")  # reopening an up-to-date store migrates nothing
-    assert store.schema_version() == "0002"
+    assert store.schema_version() == "0003"
 
 
 def test_an_unopenable_store_is_an_input_error_naming_it(tmp_path: Path) -> None:
@@ -354,7 +354,7 @@ def test_postgres_store_records_reruns_and_takes_concurrent_writers(tmp_path: Pa
                                                                    cli) -> None:
     c = two_model_case(tmp_path)
     store = open_store(postgres_url)
-    assert store.dialect == "postgresql" and store.schema_version() == "0002"
+    assert store.dialect == "postgresql" and store.schema_version() == "0003"
     result = assay.evaluate(c.spec_path, store=store)
     run = store.get_run(result.extra["run_id"])
     assert run.record["status"] == "complete"

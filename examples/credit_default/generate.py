@@ -68,6 +68,19 @@ CANDIDATE_BROKER_NOISE = 2.5
 CANDIDATE_BROKER_LOGIT_SCALE = 0.55
 
 YEAR_START = dt.date(2025, 1, 1)
+TRAIN_YEAR_START = dt.date(2024, 1, 1)
+
+# The production log: the candidate scores applications for 12 weeks from LOG_START, about
+# LOG_ROWS_PER_WEEK a week. In weeks BROKER_CAMPAIGN a broker campaign shifts the channel mix
+# (and with it leverage, predictions and the candidate's accuracy) and raises the volume.
+# Default outcomes are known LABEL_DELAY_WEEKS after scoring.
+LOG_START = dt.datetime(2026, 1, 5)
+LOG_WEEKS = 12
+LOG_ROWS_PER_WEEK = 1_500
+BROKER_CAMPAIGN = (7, 8, 9)
+CAMPAIGN_CHANNEL_SHARES = (0.20, 0.18, 0.12, 0.50)
+CAMPAIGN_VOLUME = 1.6
+LABEL_DELAY_WEEKS = 2
 DAYS_IN_YEAR = 365
 PROBABILITY_DECIMALS = 6
 
@@ -97,6 +110,16 @@ class Streams:
     dev_scores: np.random.Generator
     ids: np.random.Generator
     shuffle: np.random.Generator
+    # Appended streams: SeedSequence children are fixed by position, so adding streams at
+    # the end leaves every earlier file byte-identical.
+    train_applicants: np.random.Generator
+    train_labels: np.random.Generator
+    train_ids: np.random.Generator
+    log_applicants: np.random.Generator
+    log_labels: np.random.Generator
+    log_scores: np.random.Generator
+    log_ids: np.random.Generator
+    log_times: np.random.Generator
 
     @classmethod
     def from_seed(cls, seed: int) -> Streams:
@@ -130,10 +153,11 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def draw_applicants(rng: np.random.Generator, n: int) -> Applicants:
+def draw_applicants(rng: np.random.Generator, n: int,
+                    channel_shares: tuple[float, ...] = CHANNEL_SHARES) -> Applicants:
     """Draw applicant attributes with plausible dependencies between them."""
     region = rng.choice(np.array(REGIONS), size=n, p=REGION_SHARES)
-    channel = rng.choice(np.array(CHANNELS), size=n, p=CHANNEL_SHARES)
+    channel = rng.choice(np.array(CHANNELS), size=n, p=channel_shares)
     age = 18 + np.floor(rng.beta(2.0, 3.2, size=n) * 63).astype(np.int64)
 
     # Tenure with the bank cannot exceed adult life; most customers are fairly new.
@@ -226,10 +250,10 @@ def fit_models(streams: Streams, n: int) -> tuple[Platt, Platt]:
 
 
 def score_models(
-    streams: Streams, fits: tuple[Platt, Platt], risk: np.ndarray, broker: np.ndarray
+    rng: np.random.Generator, fits: tuple[Platt, Platt], risk: np.ndarray, broker: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Probabilities of default from both models, with their known defects applied."""
-    baseline_raw, candidate_raw = raw_scores(streams.eval_scores, risk, broker)
+    baseline_raw, candidate_raw = raw_scores(rng, risk, broker)
     baseline_fit, candidate_fit = fits
     baseline_logit = baseline_fit(baseline_raw) + BASELINE_LOGIT_SHIFT
     candidate_logit = candidate_fit(candidate_raw)
@@ -356,6 +380,66 @@ def write_outputs(
         pq.write_table(prediction_table(ids, p_default, order), predictions_dir / f"{name}.parquet")
 
 
+def training_table(streams: Streams, rows: int) -> pa.Table:
+    """The training sample the models learned from: an earlier vintage (2024), own ids."""
+    applicants = sorted_by_date(draw_applicants(streams.train_applicants, rows))
+    defaulted = draw_labels(streams.train_labels, observable_risk(applicants))
+    ids = np.array([f"T{i[1:]}" for i in customer_ids(streams.train_ids, rows)], dtype=object)
+    table = eval_table(ids, applicants, defaulted)
+    dates = np.datetime64(TRAIN_YEAR_START, "D") + applicants.day_of_year.astype("timedelta64[D]")
+    return table.set_column(table.schema.get_field_index("application_date"), "application_date",
+                            pa.array(dates, pa.date32()))
+
+
+def log_week(streams: Streams, fits: tuple[Platt, Platt], week: int) -> tuple[pa.Table, pa.Table]:
+    """One week of the production log (the candidate's scores) and its eventual labels."""
+    campaign = week in BROKER_CAMPAIGN
+    n = int(streams.log_times.poisson(LOG_ROWS_PER_WEEK * (CAMPAIGN_VOLUME if campaign else 1.0)))
+    shares = CAMPAIGN_CHANNEL_SHARES if campaign else CHANNEL_SHARES
+    a = draw_applicants(streams.log_applicants, n, shares)
+    risk = observable_risk(a)
+    broker = a.channel == "broker"
+    p = score_models(streams.log_scores, fits, risk, broker)["candidate"]
+    defaulted = draw_labels(streams.log_labels, risk)
+    seconds = np.sort(streams.log_times.integers(0, 7 * 86_400, size=n))
+    start = np.datetime64(LOG_START, "s") + np.timedelta64(7 * 86_400 * week, "s")
+    scored_at = start + seconds.astype("timedelta64[s]")
+    ids = np.array([f"L{week:02d}{i[1:]}" for i in customer_ids(streams.log_ids, n)], dtype=object)
+    log = pa.table({
+        "scored_at": pa.array(scored_at, pa.timestamp("s")),
+        "customer_id": pa.array(ids, pa.string()),
+        "region": pa.array(a.region.astype(object), pa.string()),
+        "channel": pa.array(a.channel.astype(object), pa.string()),
+        "income": pa.array(a.income, pa.float64()),
+        "age": pa.array(a.age, pa.int64()),
+        "tenure_years": pa.array(a.tenure_years, pa.float64()),
+        "loan_amount": pa.array(a.loan_amount, pa.float64()),
+        "p_default": pa.array(p, pa.float64()),
+    })
+    labels = pa.table({
+        "customer_id": pa.array(ids, pa.string()),
+        "defaulted": pa.array(defaulted, pa.int64()),
+    })
+    return log, labels
+
+
+def write_log(out: Path, streams: Streams, fits: tuple[Platt, Platt]) -> list[Path]:
+    """The production log as one Parquet file per week, and the labels known so far (the
+    last LABEL_DELAY_WEEKS weeks have none yet)."""
+    folder = out / "log"
+    folder.mkdir(parents=True, exist_ok=True)
+    written, labels = [], []
+    for week in range(LOG_WEEKS):
+        log, week_labels = log_week(streams, fits, week)
+        path = folder / f"scores-week{week + 1:02d}.parquet"
+        pq.write_table(log, path)
+        written.append(path)
+        if week < LOG_WEEKS - LABEL_DELAY_WEEKS:
+            labels.append(week_labels)
+    pq.write_table(pa.concat_tables(labels), folder / "labels.parquet")
+    return [*written, folder / "labels.parquet"]
+
+
 def generate(rows: int, seed: int, out: Path) -> str:
     """Write the evaluation set and both prediction files; return a summary."""
     streams = Streams.from_seed(seed)
@@ -365,11 +449,14 @@ def generate(rows: int, seed: int, out: Path) -> str:
     risk = observable_risk(applicants)
     defaulted = draw_labels(streams.eval_labels, risk)
     broker = applicants.channel == "broker"
-    models = score_models(streams, fits, risk, broker)
+    models = score_models(streams.eval_scores, fits, risk, broker)
 
     ids = customer_ids(streams.ids, rows)
     write_outputs(out, ids, applicants, defaulted, models, streams.shuffle)
-    return summarize(out, defaulted, broker, models)
+    pq.write_table(training_table(streams, rows), out / "train.parquet")
+    logs = write_log(out, streams, fits)
+    return "\n".join([summarize(out, defaulted, broker, models), f"wrote {out / 'train.parquet'}",
+                      f"wrote {len(logs) - 1} weekly log files and labels in {out / 'log'}"])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +28,9 @@ from assay.metrics._task import RowArrays
 from assay.results import EvaluationResult
 from assay.slicing import build_partition
 from assay.spec import EvalSpec
+
+if TYPE_CHECKING:
+    from assay.store import RunStore
 
 #: progress(stage, done, total)
 Progress = Callable[[str, int, int], None]
@@ -210,8 +215,14 @@ def evaluate_spec(
     *,
     exclude_invalid: bool = False,
     progress: Progress | None = None,
+    store: RunStore | None = None,
+    as_of: datetime | None = None,
 ) -> EvaluationResult:
-    """Run one evaluation and return its tidy result."""
+    """Run one evaluation and return its tidy result.
+
+    The data-quality checks run first, on the dataset as read (see ``assay.quality``):
+    ``store`` holds the data cards its schema is compared with, and ``as_of`` (else the
+    spec's ``quality.as_of``, else now) is the time freshness is judged at."""
     started = time.time()
     timings: dict[str, float] = {}
     tick = time.perf_counter()
@@ -232,6 +243,18 @@ def evaluate_spec(
     seg_cols = segment_columns(rows) if spec.error_analysis is not None else []
     extra_cols = extra_selects(rows, seg_cols) if wanted else None
     step("validate")
+    data_sha = functools.cache(lambda: table_sha256(data) if data is not None else None)
+    quality = None
+    if spec.quality.enabled:
+        from assay.quality import data_fingerprint, run_checks
+
+        report("data quality", 0, 1)
+        source = rows.inputs.get("data") or ("the data.sql query" if "data.sql" in rows.inputs
+                                             else "the data table")
+        quality = run_checks(
+            rows.con, spec, base_dir, store=store, as_of=as_of, source=source,
+            fingerprint=lambda: data_sha() if data is not None else data_fingerprint(spec, base_dir))
+        step("quality")
     weighted = spec.weight is not None
     engine = spec.engine
     n_models = len(spec.models)
@@ -363,7 +386,7 @@ def evaluate_spec(
     examples = example_rows(rows)
     extra: dict[str, Any] = {"profile": profile(rows)}
     if data is not None:
-        extra["data_sha256"] = table_sha256(data)
+        extra["data_sha256"] = data_sha()
     step("examples")
     report("done", n_models, n_models)
     finished = time.time()
@@ -372,7 +395,8 @@ def evaluate_spec(
         classes=rows.classes, inputs=rows.inputs, slice_sizes=slice_sizes, timings=timings,
         started=started, finished=finished, base_dir=str(Path(base_dir).resolve()),
         comparisons=comparisons, unpaired=unpaired, curves=curves,
-        examples=examples, extra=extra, analyses=analyses.tables,
+        examples=examples, extra=extra,
+        analyses=({"quality": quality.table} if quality is not None else {}) | analyses.tables,
         analysis_charts=analyses.charts)
     if spec.gates:
         result.verdict = result.gate(spec.gates)

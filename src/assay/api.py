@@ -65,19 +65,22 @@ def evaluate(
     """
     spec_obj, base_dir, table = prepare(spec, data=data, predictions=predictions, **fields)
 
-    def run() -> EvaluationResult:
-        return evaluate_spec(spec_obj, base_dir, table, exclude_invalid=exclude_invalid,
-                             progress=progress)
-
     target = spec_obj.store if store is None else store
     if store is None and isinstance(target, str) and "://" not in target:
         target = base_dir / target  # a path in the spec is relative to the spec's folder
-    if target is None or target is False:
+    # the store is open before the run: the schema check compares with its data cards
+    run_store = None if target is None or target is False else open_store(
+        None if target is True else target)
+
+    def run() -> EvaluationResult:
+        return evaluate_spec(spec_obj, base_dir, table, exclude_invalid=exclude_invalid,
+                             progress=progress, store=run_store)
+
+    if run_store is None:
         result = run()
         if out is not None:
             result.write(out)
         return result
-    run_store = open_store(None if target is True else target)
     return record_evaluation(run_store, spec_obj, base_dir, run, out=out)
 
 

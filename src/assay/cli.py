@@ -19,6 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assay._cli_monitor import monitor_command
+from assay._cli_quality import check_command, print_quality
 from assay._cli_store import card_command, datasets_command, rerun_command, runs_app
 from assay._cli_tables import _ci, _fmt, metric_table
 from assay._errors import AssayError, InputError
@@ -121,7 +123,8 @@ def evaluate(
             bar.update(task_id, description=stage, completed=done, total=max(total, 1))
 
         def run() -> EvaluationResult:
-            return evaluate_spec(spec_obj, base_dir, exclude_invalid=exclude_invalid, progress=progress)
+            return evaluate_spec(spec_obj, base_dir, exclude_invalid=exclude_invalid, progress=progress,
+                                 store=run_store)
 
         try:
             if run_store is None:
@@ -141,6 +144,7 @@ def evaluate(
         mlflow_id = log_run(result, folder, tracking, store_run_id=result.extra.get("run_id"))
         result.extra["mlflow_run_id"] = mlflow_id
     if not quiet:
+        print_quality(result)
         print_summary(result)
         print_comparison(result)
         print_analyses(result)
@@ -327,6 +331,8 @@ app.add_typer(runs_app, name="runs")
 app.command("rerun")(rerun_command)
 app.command("datasets")(datasets_command)
 app.command("card")(card_command)
+app.command("check")(check_command)
+app.command("monitor")(monitor_command)
 
 
 @app.command()

@@ -227,4 +227,7 @@ def absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
             section["path"] = str(base / section["path"])
         if section.get("artifacts"):
             section["artifacts"] = [str(base / a) for a in section["artifacts"]]
+    leakage = (raw.get("quality") or {}).get("leakage") or {}
+    if leakage.get("train"):
+        leakage["train"] = str(base / leakage["train"])
     return raw

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from assay._errors import SpecError
+from assay.quality._config import QualitySpec
 
 Engine = Literal["numpy", "duckdb"]
 
@@ -348,6 +349,8 @@ class EvalSpec(_Strict):
     calibration: CalibrationSpec | None = None
     thresholds: ThresholdSpec | None = None
     error_analysis: ErrorAnalysisSpec | None = None
+    #: data-quality checks, run before the metrics (see ``assay.quality``)
+    quality: QualitySpec = Field(default_factory=QualitySpec)
 
     @field_validator("gates", mode="before")
     @classmethod
@@ -512,19 +515,20 @@ def _first_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+def _allowed_keys(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
     """The keys of the spec section that holds the key at ``loc`` (for unknown-key errors)."""
     tagged = {"ColumnSlice": ColumnSlice, "WhereSlice": WhereSlice, "CrossSlice": CrossSlice}
-    model: type[BaseModel] | None = EvalSpec
+    model: type[BaseModel] | None = root
     for p in loc[:-1]:
         if p in tagged:
             model = tagged[p]
         elif isinstance(p, str) and model is not None and p in model.model_fields:
             model = _first_model(model.model_fields[p].annotation)
-    return list(model.model_fields) if model is not None else []
+    return [f.alias or k for k, f in model.model_fields.items()] if model is not None else []
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> str:
+def _format_validation_error(exc: ValidationError, source: str,
+                             root: type[BaseModel] | None = None) -> str:
     lines = [f"{source}: the spec is not valid ({exc.error_count()} problem(s))"]
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"] if p not in _SLICE_TAGS) or "(top level)"
@@ -532,7 +536,7 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
         value = err.get("input")
         shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
         if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(err["loc"])
+            allowed = _allowed_keys(err["loc"], root or EvalSpec)
             close = get_close_matches(str(err["loc"][-1]), allowed, n=1)
             hint = f"; did you mean {close[0]!r}? Allowed" if close else "; allowed"
             lines.append(f"  - {path}: unknown key{shown}{hint} keys here: {', '.join(allowed)}")

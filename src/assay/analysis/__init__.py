@@ -24,6 +24,7 @@ TABLE_KEYS: dict[str, list[str]] = {
     "calibration": ["model", "slice", "metric", "variant"],
     "thresholds": ["model", "point", "metric"],
     "segments": ["model", "rank"],
+    "quality": ["check", "column", "level"],  # the data-quality checks (assay.quality)
 }
 
 

@@ -100,4 +100,8 @@ def input_fingerprints(spec: EvalSpec, base_dir: str | Path) -> dict[str, dict[s
             add(f"model:{m.name}", m.path)
         for art in m.artifacts:
             add(f"artifact:{m.name}:{art}", art)
+    quality = getattr(spec, "quality", None)
+    leakage = getattr(quality, "leakage", None)
+    if leakage is not None and getattr(leakage, "train", None):
+        add("quality:train", leakage.train)  # the leakage check's training file
     return out

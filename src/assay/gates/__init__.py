@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from assay.gates import _quality_rule  # noqa: F401  (registers the ``quality`` rule kind)
 from assay.gates._analysis_rules import CalibrationRule, FairnessRule
 from assay.gates._decide import GateTables, decide_rule
 from assay.gates._outcome import (

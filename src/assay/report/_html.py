@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from assay.gates import FAIL, PASS, SKIPPED, UNDECIDED, Verdict
 from assay.report._html_analyses import analyses_context
+from assay.report._html_quality import quality_context
 from assay.report._summary import KEY_METRICS, delta_tone, format_p, short_method
 from assay.report._svg import (
     BETTER,
@@ -395,7 +396,9 @@ def render_html(result: EvaluationResult, *, manifest: dict[str, Any] | None = N
     slices = _slices(result, models, colors)
     comparisons = _comparisons(result)
     analyses = analyses_context(result, colors)
-    nav = [("verdict", "Verdict"), ("metrics", "Metrics")]
+    quality = quality_context(result)
+    nav = [("verdict", "Verdict")] + ([("quality", "Data quality")] if quality else [])
+    nav.append(("metrics", "Metrics"))
     if curves:
         nav.append(("curves", "Curves"))
     if slices:
@@ -411,7 +414,8 @@ def render_html(result: EvaluationResult, *, manifest: dict[str, Any] | None = N
                  "seed": spec.seed, "min_slice_size": spec.min_slice_size},
         "n_rows": result.n_rows, "models": header_models, "nav": nav, "verdict": verdict,
         "metrics": _metric_table(result, models), "curves": curves, "slices": slices,
-        "comparisons": comparisons, "analyses": analyses, "excluded": _excluded(result),
+        "comparisons": comparisons, "analyses": analyses, "quality": quality,
+        "excluded": _excluded(result),
         "lineage": _lineage(result, manifest),
         "version": __version__, "finished": _time(result.finished),
     }

@@ -147,10 +147,12 @@ def render_summary(result: EvaluationResult, verdict: Verdict | None = None, *,
                    f"{len(verdict.rules) - fails - undecided} passing · exit code {verdict.exit_code}")
     else:
         out.append(f"## assay: {md(spec.name)} (no gates)")
+    from assay.quality._text import summary_lines, summary_note
+
     models = ", ".join(md(m.name) for m in spec.models)
     out.append("")
     out.append(f"{spec.task} · {result.n_rows:,} rows · models: {models} · {pct} intervals · "
-               f"seed {spec.seed}")
+               f"seed {spec.seed}{summary_note(result.analyses.get('quality'))}")
     if verdict is not None:
         out += ["", "### Rules", "", *_rules_section(verdict, rules_limit)]
         power = _power_lines(verdict)
@@ -162,6 +164,7 @@ def render_summary(result: EvaluationResult, verdict: Verdict | None = None, *,
             out += [f"- {md(w)}" for w in verdict.warnings[:5]]
             if len(verdict.warnings) > 5:
                 out.append(f"- … and {len(verdict.warnings) - 5} more")
+    out += summary_lines(result.analyses.get("quality"))
     if comp is not None and not comp.empty:
         metrics = _gated_metrics(verdict.rules) if verdict is not None else []
         metrics = metrics or [m for m in KEY_METRICS.get(spec.task, []) if m in set(comp.metric)]

@@ -383,3 +383,153 @@ def delta_forest_plot(rows: Sequence[ForestRow], bounds: Sequence[tuple[float, s
     dashed line per gate bound ``(value, tooltip)``."""
     refs = [(0.0, AXIS, "no change", ""), *[(v, WORSE, tip, "5 3") for v, tip in bounds]]
     return _forest(rows, refs, title=title, x_label=x_label, sign=True)
+
+
+# ---------------------------------------------------------------------------- time series
+
+
+@dataclass(frozen=True)
+class TimeSeries:
+    """One line of a time-series chart: a value per window in time order (None or NaN leave
+    a gap), with an optional shaded interval ``low``..``high`` and, when ``tips`` is given,
+    a marker with that tooltip on every window that has a value. ``role`` becomes the
+    path's class (``series``, ``band``, ``threshold``, ...), so a reader (or a test) can
+    tell the lines apart."""
+
+    name: str
+    y: Sequence[float | None]
+    color: str
+    dash: str = ""
+    low: Sequence[float | None] | None = None
+    high: Sequence[float | None] | None = None
+    tips: Sequence[str] | None = None
+    role: str = "series"
+    width: float = 2.0
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A marked window on a time-series chart: filled for an alert, hollow for a window
+    past its threshold without an alert."""
+
+    index: int
+    y: float
+    color: str
+    tip: str
+    filled: bool = True
+
+
+def _tick_indices(n: int, count: int) -> list[int]:
+    if n <= 0:
+        return []
+    if n <= count:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (count - 1)) for i in range(count)})
+
+
+def _band_paths(fr: _Frame, low: Sequence[float | None], high: Sequence[float | None], col: str,
+                name: str) -> list[str]:
+    """Shaded interval polygons, one per run of windows where both ends are finite."""
+    out, run = [], []
+    pairs = list(zip(low, high, strict=False)) + [(None, None)]
+    for i, (lo, hi) in enumerate(pairs):
+        if _finite(lo, hi):
+            run.append((i, lo, hi))
+            continue
+        if len(run) == 1:
+            j, a, b = run[0]
+            out.append(f'<line x1="{_f(fr.x(j))}" y1="{_f(fr.y(a))}" x2="{_f(fr.x(j))}" y2="{_f(fr.y(b))}" '
+                       f'stroke="{col}" stroke-opacity="0.35" stroke-width="4" class="ci"/>')
+        elif run:
+            top = [f"{_f(fr.x(j))},{_f(fr.y(b))}" for j, _, b in run]
+            bottom = [f"{_f(fr.x(j))},{_f(fr.y(a))}" for j, a, _ in reversed(run)]
+            out.append(f'<polygon points="{" ".join(top + bottom)}" fill="{col}" fill-opacity="0.18" '
+                       f'stroke="none" class="ci"><title>{escape(name)}: interval</title></polygon>')
+        run = []
+    return out
+
+
+def time_chart(labels: Sequence[str], series: Sequence[TimeSeries], *, title: str, y_label: str = "",
+               hlines: Sequence[tuple[float, str, str]] = (), shade: Sequence[tuple[int, int, str]] = (),
+               marks: Sequence[Mark] = (), width: int = 520, height: int = 170, ticks: int = 5,
+               zero: bool = False) -> Markup:
+    """A value per window over time: ``labels`` (one per window, in time order) name the
+    x axis, a few of them as ticks; ``series`` are lines (with interval bands); ``hlines``
+    are dashed horizontal lines ``(y, colour, tooltip)`` such as a fixed threshold;
+    ``shade`` are ranges of windows ``(first, last, tooltip)`` drawn on a grey background
+    (the reference windows); ``marks`` are circled windows (alerts). ``zero`` keeps 0 on
+    the y axis (counts, shares, distances). The size grows with windows and lines only."""
+    n = len(labels)
+    fr0 = _Frame(54, 10, width, height)
+    values = [v for s in series for seq in (s.y, s.low or (), s.high or ()) for v in seq if _finite(v)]
+    values += [y for y, *_ in hlines if _finite(y)] + [m.y for m in marks if _finite(m.y)]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    if zero:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if hi - lo < 1e-12:
+        pad = abs(hi) * 0.1 or 1.0
+        lo, hi = (lo - pad if not (zero and lo == 0) else lo), hi + pad
+    yticks = nice_ticks(lo, hi, 4)
+    if len(yticks) < 2:
+        yticks = [lo, hi]
+    fr = _Frame(fr0.left, fr0.top, fr0.width, fr0.height, x0=-0.5, x1=max(n, 1) - 0.5,
+                y0=yticks[0], y1=yticks[-1])
+    body: list[str] = []
+    for i0, i1, tip in shade:
+        x0, x1 = fr.x(max(i0, 0) - 0.5), fr.x(min(i1, n - 1) + 0.5)
+        body.append(f'<rect x="{_f(x0)}" y="{_f(fr.top)}" width="{_f(max(x1 - x0, 0.5))}" '
+                    f'height="{_f(fr.height)}" fill="#eaeef2" class="shade"><title>{escape(tip)}</title>'
+                    '</rect>')
+    for t in yticks:
+        y = _f(fr.y(t))
+        body.append(f'<line x1="{_f(fr.left)}" y1="{y}" x2="{_f(fr.left + fr.width)}" y2="{y}" '
+                    f'stroke="{GRID}"/>')
+        body.append(f'<text x="{_f(fr.left - 5)}" y="{_f(fr.y(t) + 3.5)}" text-anchor="end" '
+                    f'class="tick">{_tick_label(t, yticks)}</text>')
+    idx = _tick_indices(n, ticks)
+    for k, i in enumerate(idx):
+        x = fr.x(i)
+        anchor = "start" if k == 0 and len(idx) > 1 else "end" if k == len(idx) - 1 and len(idx) > 1 \
+            else "middle"
+        body.append(f'<line x1="{_f(x)}" y1="{_f(fr.top + fr.height)}" x2="{_f(x)}" '
+                    f'y2="{_f(fr.top + fr.height + 4)}" stroke="{AXIS}"/>')
+        body.append(f'<text x="{_f(x)}" y="{_f(fr.top + fr.height + 15)}" text-anchor="{anchor}" '
+                    f'class="tick">{escape(_clip(labels[i], 18))}</text>')
+    body.append(f'<rect x="{_f(fr.left)}" y="{_f(fr.top)}" width="{_f(fr.width)}" height="{_f(fr.height)}" '
+                f'fill="none" stroke="{AXIS}"/>')
+    if y_label:
+        cx, cy = fr.left - 40, fr.top + fr.height / 2
+        body.append(f'<text transform="translate({_f(cx)},{_f(cy)}) rotate(-90)" text-anchor="middle" '
+                    f'class="axis">{escape(_clip(y_label, 28))}</text>')
+    for s in series:
+        if s.low is not None and s.high is not None:
+            body += _band_paths(fr, s.low, s.high, s.color, s.name)
+    for y, col, tip in hlines:
+        if _finite(y):
+            body.append(f'<line x1="{_f(fr.left)}" y1="{_f(fr.y(y))}" x2="{_f(fr.left + fr.width)}" '
+                        f'y2="{_f(fr.y(y))}" stroke="{col}" stroke-dasharray="5 3" stroke-width="1.5" '
+                        f'class="hline"><title>{escape(tip)}</title></line>')
+    xs = list(range(n))
+    for s in series:
+        d = _path(fr, xs, s.y)
+        if not d:
+            continue
+        extra = f' stroke-dasharray="{s.dash}"' if s.dash else ""
+        if "L" not in d:  # a lone window: a dot, since a one-point path draws nothing
+            x, y = d[1:].split(",")
+            body.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{s.color}" class="{s.role}-dot"/>')
+        body.append(f'<path d="{d}" fill="none" stroke="{s.color}" stroke-width="{_f(s.width)}"{extra} '
+                    f'class="{s.role}"><title>{escape(s.name)}</title></path>')
+        if s.tips is not None:
+            for i, (y, tip) in enumerate(zip(s.y, s.tips, strict=False)):
+                if _finite(y):
+                    body.append(f'<circle cx="{_f(fr.x(i))}" cy="{_f(fr.y(y))}" r="2.2" fill="{s.color}" '
+                                f'class="point"><title>{escape(tip)}</title></circle>')
+    for m in marks:
+        if _finite(m.y) and 0 <= m.index < n:
+            fill = m.color if m.filled else "#fff"
+            cls = "alert" if m.filled else "flagged"
+            body.append(f'<circle cx="{_f(fr.x(m.index))}" cy="{_f(fr.y(m.y))}" r="4" fill="{fill}" '
+                        f'stroke="{m.color}" stroke-width="1.5" class="{cls}"><title>{escape(m.tip)}'
+                        f'</title></circle>')
+    return _svg(fr.left + width + 14, fr.top + height + 22, title, body, cls="chart timeseries")

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay.analysis import TABLE_KEYS
+from assay.quality import QUALITY_KEYS
+from assay.quality._table import without_clock
 from assay.store._diff import (
     COMPARE_KEYS,
     RESULT_KEYS,
@@ -79,16 +81,24 @@ def rerun(store: RunStore, ref: str, *, out: str | Path | None = None,
         report["comparisons"] = table_diff(original.comparisons, result.comparisons, COMPARE_KEYS)
         report["verdict"] = (rec.get("verdict"), result.verdict.decision if result.verdict else None)
         old = analysis_tables(rec)
+        new = dict(result.analyses)
+        if "quality" not in old:  # recorded before assay had the checks: nothing to compare
+            new.pop("quality", None)
+        if spec.quality.as_of is None:  # freshness is judged at the time of each run
+            for t in (old, new):
+                if "quality" in t:
+                    t["quality"] = without_clock(t["quality"])
+        keys = TABLE_KEYS | {"quality": QUALITY_KEYS}
         report["analyses"] = {
-            name: table_diff(old.get(name), result.analyses.get(name), TABLE_KEYS.get(name, []))
-            for name in sorted(old.keys() | result.analyses.keys())}
+            name: table_diff(old.get(name), new.get(name), keys.get(name, []))
+            for name in sorted(old.keys() | new.keys())}
         return (report["results"].identical and report["comparisons"].identical
                 and all(d.identical for d in report["analyses"].values())
                 and report["verdict"][0] == report["verdict"][1])
 
     result = record_evaluation(
         store, spec, base_dir,
-        lambda: evaluate_spec(spec, base_dir, progress=progress),
+        lambda: evaluate_spec(spec, base_dir, progress=progress, store=store),
         out=out, command=command, rerun_of=original.id, check=check)
     return RerunReport(
         original=original, result=result, results=report["results"],

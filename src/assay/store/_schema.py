@@ -130,3 +130,26 @@ datasets = Table(
     UniqueConstraint("name", "fingerprint", name="uq_datasets_name_fingerprint"),
     UniqueConstraint("name", "version", name="uq_datasets_name_version"),
 )
+
+#: A monitor's computed windows (see ``assay.monitor``): one row per (monitor, configuration,
+#: window). A later run reads a window back while its rows and labels are unchanged
+#: (``n_rows``/``row_hash``, ``n_labelled``/``label_hash``) and computes only the others.
+monitor_windows = Table(
+    "monitor_windows", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("monitor", String(200), nullable=False),
+    Column("config_sha256", String(64), nullable=False),
+    Column("window", String(64), nullable=False),
+    Column("start", DateTime(timezone=True)),
+    Column("end", DateTime(timezone=True)),
+    Column("role", String(20), nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("row_hash", String(40), nullable=False),
+    Column("n_labelled", Integer, nullable=False),
+    Column("label_hash", String(40), nullable=False),
+    #: {"drift": {columns, dtypes, rows}, "performance": {...}} (as runs.analyses tables)
+    Column("tables", JSON, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("monitor", "config_sha256", "window", name="uq_monitor_windows_window"),
+    Index("ix_monitor_windows_monitor", "monitor", "config_sha256"),
+)

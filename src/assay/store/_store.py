@@ -364,26 +364,35 @@ def _analyses_json(result: EvaluationResult) -> dict[str, Any] | None:
     shortest repr) and chart data."""
     if not result.analyses and not result.analysis_charts:
         return None
-    tables = {name: {"columns": list(f.columns), "dtypes": [str(t) for t in f.dtypes],
-                     "rows": _jsonable(f.astype(object).to_numpy().tolist())}
-              for name, f in result.analyses.items()}
+    tables = {name: frame_json(f) for name, f in result.analyses.items()}
     return {"tables": tables, "charts": _jsonable(result.analysis_charts)}
+
+
+def frame_json(frame: pd.DataFrame) -> dict[str, Any]:
+    """A table as JSON: columns, dtypes and row lists (floats keep every bit through JSON's
+    shortest repr; NaN is null)."""
+    return {"columns": list(frame.columns), "dtypes": [str(t) for t in frame.dtypes],
+            "rows": _jsonable(frame.astype(object).to_numpy().tolist())}
+
+
+def frame_from_json(t: dict[str, Any]) -> pd.DataFrame:
+    """The table :func:`frame_json` wrote, with its column types (null floats read back as NaN)."""
+    frame = pd.DataFrame(t["rows"], columns=t["columns"])
+    for c, dtype in zip(t["columns"], t.get("dtypes") or [], strict=False):
+        if dtype.startswith("float"):
+            frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+        elif dtype.startswith(("int", "bool")):
+            frame[c] = frame[c].astype(dtype)
+        elif dtype.startswith("datetime64"):
+            frame[c] = pd.to_datetime(frame[c])
+    return frame
 
 
 def analysis_tables(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """A stored run's analysis tables, with their column types (null floats read back
     as NaN)."""
     stored = (record.get("analyses") or {}).get("tables") or {}
-    out = {}
-    for name, t in stored.items():
-        frame = pd.DataFrame(t["rows"], columns=t["columns"])
-        for c, dtype in zip(t["columns"], t.get("dtypes") or [], strict=False):
-            if dtype.startswith("float"):
-                frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
-            elif dtype.startswith(("int", "bool")):
-                frame[c] = frame[c].astype(dtype)
-        out[name] = frame
-    return out
+    return {name: frame_from_json(t) for name, t in stored.items()}
 
 
 def _records(frame: pd.DataFrame, run_id: str) -> list[dict[str, Any]]:
