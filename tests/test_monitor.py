@@ -251,6 +251,12 @@ def test_errors_name_the_column_and_fix(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="unknown key.*did you mean 'prediction'"):
         parse_monitor_spec({"log": {"path": "x"}, "timestamp": "ts", "reference": {"windows": 2},
                             "predictoin": "p"})
+    with pytest.raises(SpecError, match=r"alerts\.0\.min_row: unknown key.*'min_rows'.*max_rows, band"):
+        parse_monitor_spec({"log": {"path": "x"}, "timestamp": "ts", "reference": {"windows": 2},
+                            "alerts": [{"rule": "volume", "min_row": 5}]})
+    with pytest.raises(SpecError, match="an alert needs 'rule': drift, performance, volume or missing"):
+        parse_monitor_spec({"log": {"path": "x"}, "timestamp": "ts", "reference": {"windows": 2},
+                            "alerts": [{"rule": "volum"}]})
     labels = pd.DataFrame({"id": ["r1", "r1"], "y": [0, 1]})
     labels.to_parquet(tmp_path / "labels.parquet")
     with pytest.raises(InputError, match="more than one label.*r1"):

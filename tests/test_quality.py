@@ -446,7 +446,7 @@ def test_evaluate_reports_gates_stores_and_reruns(tmp_path: Path, cli: Any) -> N
     out = tmp_path / "run"
     got = cli("evaluate", tmp_path / "spec.yaml", "--store", tmp_path / "runs.db", "--out", out)
     assert got.code == 1, got.text  # the quality gate holds
-    assert re.search(r"Data quality: \d+ check\(s\): \d fail", got.out) and "categories region" in got.out
+    assert re.search(r"Data quality: \d+ check\(s\) ran: \d fail", got.out) and "categories region" in got.out
     assert "add {rule: quality}" not in got.out  # a gate reads the checks
     store = open_store(tmp_path / "runs.db")
     from assay.store import analysis_tables, rerun, table_diff

@@ -515,9 +515,12 @@ def _first_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _allowed_keys(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
-    """The keys of the spec section that holds the key at ``loc`` (for unknown-key errors)."""
-    tagged = {"ColumnSlice": ColumnSlice, "WhereSlice": WhereSlice, "CrossSlice": CrossSlice}
+def _allowed_keys(loc: tuple[Any, ...], root: type[BaseModel],
+                  tags: dict[str, type[BaseModel]] | None = None) -> list[str]:
+    """The keys of the spec section that holds the key at ``loc`` (for unknown-key errors);
+    ``tags`` maps the tags of discriminated unions in ``loc`` to their models."""
+    tagged: dict[str, type[BaseModel]] = {"ColumnSlice": ColumnSlice, "WhereSlice": WhereSlice,
+                                          "CrossSlice": CrossSlice, **(tags or {})}
     model: type[BaseModel] | None = root
     for p in loc[:-1]:
         if p in tagged:
@@ -527,16 +530,17 @@ def _allowed_keys(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
     return [f.alias or k for k, f in model.model_fields.items()] if model is not None else []
 
 
-def _format_validation_error(exc: ValidationError, source: str,
-                             root: type[BaseModel] | None = None) -> str:
+def _format_validation_error(exc: ValidationError, source: str, root: type[BaseModel] | None = None,
+                             tags: dict[str, type[BaseModel]] | None = None) -> str:
     lines = [f"{source}: the spec is not valid ({exc.error_count()} problem(s))"]
+    hidden = _SLICE_TAGS | set(tags or {})
     for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"] if p not in _SLICE_TAGS) or "(top level)"
+        path = ".".join(str(p) for p in err["loc"] if p not in hidden) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         value = err.get("input")
         shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
         if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(err["loc"], root or EvalSpec)
+            allowed = _allowed_keys(err["loc"], root or EvalSpec, tags)
             close = get_close_matches(str(err["loc"][-1]), allowed, n=1)
             hint = f"; did you mean {close[0]!r}? Allowed" if close else "; allowed"
             lines.append(f"  - {path}: unknown key{shown}{hint} keys here: {', '.join(allowed)}")

@@ -117,7 +117,7 @@ def _roles(spec: MonitorSpec, windows: pd.DataFrame) -> pd.Series:
         if len(windows) <= ref.windows:
             raise InputError(f"reference.windows: the log has {len(windows)} window(s), so the first "
                              f"{ref.windows} leave none to monitor; lower it or wait for more data")
-        return pd.Series(np.where(windows["ordinal"] < ref.windows, "reference", "analysis"))
+        return pd.Series(np.where(np.arange(len(windows)) < ref.windows, "reference", "analysis"))
     if ref.until is not None:
         until = pd.Timestamp(ref.until)
         until = until.tz_convert("UTC").tz_localize(None) if until.tzinfo else until
@@ -153,13 +153,13 @@ def _reference_table(con: duckdb.DuckDBPyConnection, spec: MonitorSpec, base: Pa
         chunk = f"((row_number() OVER () - 1) * {k}) // count(*) OVER ()"
     table = con.sql(f"SELECT {chunk} AS __c, {sel}, {label} AS {LABEL} FROM mon_ref "
                     f"ORDER BY __c").to_arrow_table()
-    n_chunks = int(pc_max(table.column("__c"))) + 1 if table.num_rows else 0
+    n_chunks = int(_max_code(table.column("__c"))) + 1 if table.num_rows else 0
     from assay.data._fingerprint import table_sha256
 
     return table, n_chunks, table_sha256(table)
 
 
-def pc_max(col: pa.ChunkedArray) -> int:
+def _max_code(col: pa.ChunkedArray) -> int:
     import pyarrow.compute as pc
 
     got = pc.max(col).as_py()
@@ -174,7 +174,7 @@ def _drift(spec: MonitorSpec, watched: list[str], ref: pa.Table, n_chunks: int, 
     cur_codes = np.searchsorted(np.asarray(cur_windows), cur.column("__w").to_numpy()) if \
         cur.num_rows else np.zeros(0, dtype=np.int64)
     ref_meta = _reference_meta(spec, win, n_chunks)
-    cur_meta = [win.loc[win["ordinal"] == w].iloc[0] for w in cur_windows]
+    cur_meta = [win.loc[win["key"] == w].iloc[0] for w in cur_windows]
     columns = watched + ([LABEL] if spec.label_column else [])
     for i, col in enumerate(columns):
         progress(f"drift of {col if col != LABEL else spec.label_column}", i, len(columns))
@@ -297,7 +297,7 @@ def run_monitor(spec: MonitorSpec, base_dir: str | Path = ".", *, store: Any = N
     if win.empty:
         raise InputError(f"log: no rows with a timestamp in {log_desc}; nothing to monitor")
     win["role"] = _roles(spec, win).to_numpy()
-    ref_windows = win.loc[win["role"] == "reference", "ordinal"].astype(int).tolist()
+    ref_windows = win.loc[win["role"] == "reference", "key"].astype("int64").tolist()
     ref, n_chunks, ref_sig = _reference_table(con, spec, base, watched, ref_windows)
     if n_chunks < 2:
         raise InputError("reference: fewer than 2 reference chunks; the alert band needs the "
@@ -307,8 +307,8 @@ def run_monitor(spec: MonitorSpec, base_dir: str | Path = ".", *, store: Any = N
     config = _config_hash(spec, ref_sig)
     stored = _stored(store, spec, config)
     analysis = win[win["role"] == "analysis"]
-    fresh = [int(r.ordinal) for r in analysis.itertuples() if _changed(stored.get(r.window), r)]
-    win["computed"] = [("new" if r.window not in stored else "recomputed") if int(r.ordinal) in fresh
+    fresh = [int(r.key) for r in analysis.itertuples() if _changed(stored.get(r.window), r)]
+    win["computed"] = [("new" if r.window not in stored else "recomputed") if int(r.key) in fresh
                        else ("stored" if r.role == "analysis" else "new") for r in win.itertuples()]
     sel = ", ".join(quote_ident(c) for c in watched)
     listed = ", ".join(map(str, fresh)) or "NULL"
@@ -319,14 +319,14 @@ def run_monitor(spec: MonitorSpec, base_dir: str | Path = ".", *, store: Any = N
     if spec.label_column and spec.prediction:
         ref_meta = [m | {"role": "reference"} for m in _reference_meta(spec, win, n_chunks)]
         cur_meta = [{"window": r["window"], "start": r["start"], "role": "analysis"}
-                    for w in fresh for _, r in win[win["ordinal"] == w].iterrows()]
+                    for w in fresh for _, r in win[win["key"] == w].iterrows()]
         cur_codes = pa.array(np.searchsorted(np.asarray(fresh), cur.column("__w").to_numpy())
                              if cur.num_rows else np.zeros(0, dtype=np.int64))
         perf = pd.concat([
             _performance(spec, ref, "__c", ref_meta, report),
             _performance(spec, cur.set_column(0, "__k", cur_codes), "__k", cur_meta, report),
         ], ignore_index=True)
-    new_win = win[win["ordinal"].isin(fresh)]
+    new_win = win[win["key"].isin(fresh)]
     if store is not None:
         from assay.monitor._store import save_windows
 

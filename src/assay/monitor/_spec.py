@@ -257,4 +257,6 @@ def parse_monitor_spec(raw: Any, source: str = "monitor spec") -> MonitorSpec:
     try:
         return MonitorSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(_format_validation_error(exc, source, root=MonitorSpec)) from None
+        tags = {"drift": DriftAlert, "performance": PerformanceAlert, "volume": VolumeAlert,
+                "missing": MissingAlert}
+        raise SpecError(_format_validation_error(exc, source, root=MonitorSpec, tags=tags)) from None

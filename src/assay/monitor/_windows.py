@@ -19,10 +19,12 @@ MISSING_TIMESTAMP = "missing or unparseable timestamp"
 
 @dataclass
 class LogRows:
-    """The log as the DuckDB table ``mon_rows`` (``__w`` window ordinal, ``__start``,
+    """The log as the DuckDB relation ``mon_rows`` (``__w`` window key, ``__start``,
     ``__end``, ``__ts``, ``__label`` and the used columns), its windows, and exclusions."""
 
-    windows: pd.DataFrame  # ordinal (= __w), window, start, end, n, n_labelled, row_hash, label_hash
+    #: key (= ``__w``: the window start in epoch seconds, or the window's number for row
+    #: windows; increasing in time), window, start, end, n, n_labelled, row_hash, label_hash
+    windows: pd.DataFrame
     excluded: dict[str, int]
 
 
@@ -42,22 +44,25 @@ def timestamp_expr(duck_type: str, column: str) -> str:
 
 def cut_windows(con: duckdb.DuckDBPyConnection, spec: MonitorSpec, source: str, ts_type: str,
                 selects: list[str], key_cols: list[str]) -> LogRows:
-    """Create ``mon_rows`` from the view ``source`` and summarise its windows in one pass."""
+    """Create ``mon_rows`` from the view ``source`` and summarise its windows in one pass.
+
+    Calendar windows stay a view (the key is computed per row, so every later read is one
+    scan of the source and nothing is copied); row windows need a sort, so they are
+    materialised once."""
     ts = timestamp_expr(ts_type, spec.timestamp)
-    n_all = int(con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0])
     cols = ", ".join(selects)
     if spec.window.every:
         unit = spec.window.every
-        window = (f"date_trunc('{unit}', __ts) AS __start, "
-                  f"date_trunc('{unit}', __ts) + INTERVAL 1 {unit} AS __end")
         con.execute(
-            f"CREATE OR REPLACE TABLE mon_base AS SELECT {ts} AS __ts, {cols} FROM {source}"
+            f"CREATE OR REPLACE VIEW mon_all AS SELECT epoch(date_trunc('{unit}', __ts))::BIGINT AS __w, "
+            f"date_trunc('{unit}', __ts) AS __start, date_trunc('{unit}', __ts) + INTERVAL 1 {unit} "
+            f"AS __end, * FROM (SELECT {ts} AS __ts, {cols} FROM {source})"
         ).fetchall()
-        con.execute(
-            f"CREATE OR REPLACE TABLE mon_rows AS SELECT dense_rank() OVER (ORDER BY __start) - 1 "
-            f"AS __w, * FROM (SELECT {window}, * FROM mon_base WHERE __ts IS NOT NULL)"
-        ).fetchall()
+        con.execute("CREATE OR REPLACE VIEW mon_rows AS SELECT * FROM mon_all WHERE __ts IS NOT NULL"
+                    ).fetchall()
+        summary_source = "mon_all"
     else:
+        n_all = int(con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0])
         size = spec.window.rows
         order = ", ".join(["__ts", *key_cols])
         con.execute(
@@ -69,19 +74,25 @@ def cut_windows(con: duckdb.DuckDBPyConnection, spec: MonitorSpec, source: str, 
             f"SELECT (row_number() OVER (ORDER BY {order}) - 1) // {size} AS __w, * "
             f"FROM mon_base WHERE __ts IS NOT NULL)"
         ).fetchall()
-    con.execute("DROP TABLE mon_base").fetchall()
-    n_kept = int(con.execute("SELECT count(*) FROM mon_rows").fetchall()[0][0])
-    excluded = {MISSING_TIMESTAMP: n_all - n_kept} if n_all - n_kept else {}
+        con.execute("DROP TABLE mon_base").fetchall()
+        summary_source = "mon_rows"
     row_key = ", ".join(["__ts", *key_cols])
     windows = con.execute(
-        "SELECT __w AS ordinal, min(__start) AS start, min(__end) AS \"end\", count(*) AS n, "
+        "SELECT __w AS key, min(__start) AS start, min(__end) AS \"end\", count(*) AS n, "
         "count(__label) AS n_labelled, "
         f"bit_xor(hash({row_key}))::VARCHAR AS row_hash, "
         f"coalesce(bit_xor(hash({row_key}, __label)) FILTER (WHERE __label IS NOT NULL), 0)::VARCHAR "
-        "AS label_hash FROM mon_rows GROUP BY __w ORDER BY __w"
+        f"AS label_hash FROM {summary_source} GROUP BY __w ORDER BY __w NULLS LAST"
     ).df()
-    windows["window"] = [_label(spec, s, w) for s, w in zip(windows["start"], windows["ordinal"],
-                                                              strict=True)]
+    if spec.window.every:
+        missing = windows["key"].isna()
+        n_missing = int(windows.loc[missing, "n"].sum())
+        windows = windows[~missing].reset_index(drop=True)
+        windows["key"] = windows["key"].astype("int64")
+    else:
+        n_missing = n_all - int(windows["n"].sum())
+    excluded = {MISSING_TIMESTAMP: n_missing} if n_missing else {}
+    windows["window"] = [_label(spec, s, i) for i, s in enumerate(windows["start"])]
     return LogRows(windows=windows, excluded=excluded)
 
 

@@ -15,13 +15,13 @@ MARKS = {FAIL: "❌", WARN: "⚠️"}
 
 
 def headline(table: pd.DataFrame) -> str:
-    """``14 checks: 1 fail, 2 warn, 11 pass (3 skipped)``."""
+    """``14 check(s) ran: 1 fail, 2 warn, 11 pass; 3 skipped``."""
     ran = table[table.status != SKIPPED]
     parts = [f"{int((ran.status == s).sum())} {s}" for s in (FAIL, WARN) if (ran.status == s).any()]
     passed = int((ran.status == "pass").sum())
     skipped = len(table) - len(ran)
-    text = f"{len(ran)} check(s): " + ", ".join([*parts, f"{passed} pass"])
-    return text + (f" ({skipped} skipped)" if skipped else "")
+    text = f"{len(ran)} check(s) ran: " + ", ".join([*parts, f"{passed} pass"])
+    return text + (f"; {skipped} skipped" if skipped else "")
 
 
 def label(row: object) -> str:
