@@ -330,7 +330,7 @@ def run_monitor(spec: MonitorSpec, base_dir: str | Path = ".", *, store: Any = N
     if store is not None:
         from assay.monitor._store import save_windows
 
-        save_windows(store, spec.name, config, new_win.assign(end=new_win["end"]),
+        save_windows(store, spec.name, config, new_win,
                      drift[drift["role"] == "analysis"], perf[perf["role"] == "analysis"])
     kept = [w for w in analysis["window"] if w in stored and w not in set(new_win["window"])]
     drift = pd.concat([drift] + [stored[w]["drift"] for w in kept if "drift" in stored[w]],
