@@ -52,6 +52,8 @@ import sys
 import time
 from pathlib import Path
 
+from _meter import Meter  # shared with bench_segments.py
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # benchmarks/coverage (a folder) would shadow the coverage package some imports use
@@ -124,32 +126,6 @@ def ensure_data(n: int, out: Path) -> tuple[Path, Path]:
 
 
 # ==== workers (fresh subprocesses) ============================================================
-
-
-def _status(key: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-class Meter:
-    """Wall and process CPU time from here, and the peak RSS rise (VmHWM after a reset)."""
-
-    def __init__(self) -> None:
-        self.rss0 = _status("VmRSS") if os.path.exists("/proc/self/status") else 0
-        try:
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")
-        except OSError:
-            pass
-        self.cpu0, self.t0 = time.process_time(), time.perf_counter()
-
-    def stop(self) -> dict:
-        wall, cpu = time.perf_counter() - self.t0, time.process_time() - self.cpu0
-        peak = (_status("VmHWM") - self.rss0) / 2**20 if self.rss0 else None
-        return {"wall": wall, "cpu": cpu, "peak_mb": peak}
 
 
 def _read(n: int, out: Path, arrow: bool = False):

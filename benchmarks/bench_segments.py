@@ -47,8 +47,9 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _meter import Meter  # shared with bench_drift.py
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -133,35 +134,6 @@ def _peer_result(cols: dict, pairs: list[tuple[str, int]]) -> tuple[dict, str]:
 # ==== workers (fresh subprocesses) ========================================================
 
 
-def _status(key: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
-class Clock:
-    """Wall and process CPU time from here, and the peak RSS rise (VmHWM after a reset)."""
-
-    def __init__(self) -> None:
-        self.rss0 = _status("VmRSS")
-        _reset_peak()
-        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
-
-    def stop(self) -> dict:
-        return {"wall": time.perf_counter() - self.wall0, "cpu": time.process_time() - self.cpu0,
-                "peak_mb": (_status("VmHWM") - self.rss0) / 2**20}
-
-
 def _run_assay(cols, y, score, q75):
     import numpy as np
 
@@ -174,7 +146,7 @@ def _run_assay(cols, y, score, q75):
                         key=np.arange(n, dtype=np.uint64), row_number=np.arange(1, n + 1),
                         classes=["0", "1"], threshold=0.5, confidence=0.95, replicates=1000,
                         seed=(0, 0), min_slice_size=30, columns=cols)
-    clock = Clock()
+    clock = Meter()
     out = analyse_segments(rows, ErrorAnalysisSpec(min_size=MIN_SIZE))
     timing = clock.stop()
     table = out.tables["segments"]
@@ -196,7 +168,7 @@ def _run_pandas(cols, y, score, q75):
     from itertools import combinations
 
 
-    clock = Clock()
+    clock = Meter()
     df = discretised(cols)
     df["err"] = ((score >= 0.5).astype(int) != y).astype(float)
     overall = df["err"].mean()
@@ -225,7 +197,7 @@ def _run_sliceline(cols, y, score, q75):
     warnings.filterwarnings("ignore")
     from sliceline.slicefinder import Slicefinder
 
-    clock = Clock()
+    clock = Meter()
     X = discretised(cols)
     err = ((score >= 0.5).astype(int) != y).astype(float)
     min_sup = max(MIN_SIZE, int(SLICELINE_MIN_SHARE * y.size))
@@ -247,7 +219,7 @@ def _run_pysubgroup(cols, y, score, q75):
     warnings.filterwarnings("ignore")
     import pysubgroup as ps
 
-    clock = Clock()
+    clock = Meter()
     df = pd.DataFrame(cols)
     df["err"] = (score >= 0.5).astype(int) != y
     target = ps.BinaryTarget("err", True)
