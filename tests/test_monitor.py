@@ -262,3 +262,25 @@ def test_errors_name_the_column_and_fix(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="more than one label.*r1"):
         run_monitor(_spec("log.parquet", label=None,
                           labels={"path": "labels.parquet", "column": "y"}), tmp_path)
+
+
+def test_reference_dataset_cut_by_the_log_windows_and_reused_from_the_store(tmp_path: Path) -> None:
+    """A reference file with the timestamp is cut into the log's windows (rows without a
+    timestamp left out); its signature is stable, so a second run reads every window back."""
+    ref = _log(rows=2400, days=8, seed=5)
+    ref.loc[[3, 9], "ts"] = pd.NaT
+    ref.to_parquet(tmp_path / "ref.parquet")
+    log = _log(rows=1500, days=5, seed=6)
+    log["ts"] = log["ts"] + pd.Timedelta(days=8)
+    log.to_parquet(tmp_path / "log.parquet")
+    spec = _spec("log.parquet", reference={"path": "ref.parquet"})
+    store = open_store(tmp_path / "runs.db")
+    first = run_monitor(spec, tmp_path, store=store)
+    ref_rows = first.drift[(first.drift["role"] == "reference") & (first.drift["column"] == "x")
+                           & first.drift["default"]]
+    assert len(ref_rows) == 8  # one chunk per day of the reference file
+    assert ref_rows["n_cur"].sum() == 2400 - 2
+    assert first.excluded == {"reference: missing or unparseable timestamp": 2}
+    second = run_monitor(spec, tmp_path, store=store)
+    assert second.extra["windows_computed"] == 0 and second.extra["windows_stored"] == 5
+    pd.testing.assert_frame_equal(second.drift, first.drift)

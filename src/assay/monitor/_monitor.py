@@ -39,7 +39,7 @@ from assay.monitor._result import (
 )
 from assay.monitor._source import register_source
 from assay.monitor._spec import DriftAlert, MonitorSpec
-from assay.monitor._windows import cut_windows, timestamp_expr
+from assay.monitor._windows import MISSING_TIMESTAMP, cut_windows, timestamp_expr
 
 #: progress(stage, done, total)
 Progress = Callable[[str, int, int], None]
@@ -130,8 +130,10 @@ def _roles(spec: MonitorSpec, windows: pd.DataFrame) -> pd.Series:
 
 
 def _reference_table(con: duckdb.DuckDBPyConnection, spec: MonitorSpec, base: Path,
-                     watched: list[str], ref_windows: list[int]) -> tuple[pa.Table, int, str]:
-    """The reference rows with a chunk code ``__c`` (0..K-1), K, and a signature of them."""
+                     watched: list[str], ref_windows: list[int],
+                     excluded: dict[str, int]) -> tuple[pa.Table, int, str]:
+    """The reference rows with a chunk code ``__c`` (0..K-1), K, and a signature of them;
+    reference rows left out are counted in ``excluded``."""
     sel = ", ".join(quote_ident(c) for c in watched)
     if spec.reference.path is None:
         listed = ", ".join(map(str, ref_windows))
@@ -146,24 +148,26 @@ def _reference_table(con: duckdb.DuckDBPyConnection, spec: MonitorSpec, base: Pa
         _require(rcols, c, "monitored column", "reference.path")
     label = quote_ident(spec.label_column) if spec.label_column in rcols else "NULL"
     if spec.reference.chunks is None and spec.timestamp in rcols and spec.window.every:
+        # the log's windows, in time order (and, within one, in a fixed order of the values,
+        # so the reference's signature is the same on every run)
         ts = timestamp_expr(rcols[spec.timestamp], spec.timestamp)
-        chunk = f"dense_rank() OVER (ORDER BY date_trunc('{spec.window.every}', {ts})) - 1"
+        table = con.sql(
+            f"SELECT dense_rank() OVER (ORDER BY date_trunc('{spec.window.every}', {ts})) - 1 AS __c, "
+            f"{sel}, {label} AS {LABEL} FROM mon_ref WHERE {ts} IS NOT NULL "
+            f"ORDER BY __c, {ts}, {sel}").to_arrow_table()
+        n_chunks = int(table.column("__c").to_numpy().max()) + 1 if table.num_rows else 0
+        dropped = int(con.execute(f"SELECT count(*) FROM mon_ref WHERE {ts} IS NULL").fetchall()[0][0])
+        if dropped:
+            excluded[f"reference: {MISSING_TIMESTAMP}"] = dropped
     else:
-        k = spec.reference.chunks or 10
-        chunk = f"((row_number() OVER () - 1) * {k}) // count(*) OVER ()"
-    table = con.sql(f"SELECT {chunk} AS __c, {sel}, {label} AS {LABEL} FROM mon_ref "
-                    f"ORDER BY __c").to_arrow_table()
-    n_chunks = int(_max_code(table.column("__c"))) + 1 if table.num_rows else 0
+        # K chunks of consecutive rows in the file's order (DuckDB keeps insertion order)
+        table = con.sql(f"SELECT {sel}, {label} AS {LABEL} FROM mon_ref").to_arrow_table()
+        n_chunks = min(spec.reference.chunks or 10, table.num_rows)
+        codes = (np.arange(table.num_rows, dtype=np.int64) * n_chunks) // max(table.num_rows, 1)
+        table = table.add_column(0, "__c", pa.array(codes))
     from assay.data._fingerprint import table_sha256
 
     return table, n_chunks, table_sha256(table)
-
-
-def _max_code(col: pa.ChunkedArray) -> int:
-    import pyarrow.compute as pc
-
-    got = pc.max(col).as_py()
-    return int(got) if got is not None else -1
 
 
 def _drift(spec: MonitorSpec, watched: list[str], ref: pa.Table, n_chunks: int, cur: pa.Table,
@@ -298,7 +302,7 @@ def run_monitor(spec: MonitorSpec, base_dir: str | Path = ".", *, store: Any = N
         raise InputError(f"log: no rows with a timestamp in {log_desc}; nothing to monitor")
     win["role"] = _roles(spec, win).to_numpy()
     ref_windows = win.loc[win["role"] == "reference", "key"].astype("int64").tolist()
-    ref, n_chunks, ref_sig = _reference_table(con, spec, base, watched, ref_windows)
+    ref, n_chunks, ref_sig = _reference_table(con, spec, base, watched, ref_windows, log.excluded)
     if n_chunks < 2:
         raise InputError("reference: fewer than 2 reference chunks; the alert band needs the "
                          "variation between at least 2 (set reference.chunks)")
