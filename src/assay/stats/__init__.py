@@ -4,6 +4,15 @@ Every function here works on small sufficient statistics (counts, sums, histogra
 never on rows, so uncertainty costs about as much as one metric evaluation.
 """
 
+from assay.stats._agreement import (
+    JUDGE_COLUMNS,
+    Agreement,
+    agreement_rate,
+    cohen_kappa,
+    judge_agreement,
+)
+from assay.stats._agreement_corr import system_correlation, within_group_correlation
+from assay.stats._agreement_ratings import ICC1, icc1, krippendorff_alpha
 from assay.stats._bootstrap import percentile_interval
 from assay.stats._intervals import (
     Interval,
@@ -43,15 +52,23 @@ from assay.stats._power import (
 )
 
 __all__ = [
+    "Agreement",
     "DeLongPair",
+    "ICC1",
     "Interval",
+    "JUDGE_COLUMNS",
+    "agreement_rate",
     "benjamini_hochberg",
     "bonferroni_level",
     "bootstrap_p_value",
     "churn",
+    "cohen_kappa",
     "delong_pair",
     "holm",
+    "icc1",
+    "judge_agreement",
     "kish_effective_size",
+    "krippendorff_alpha",
     "mcnemar_exact",
     "mover_difference",
     "newcombe_difference",
@@ -70,8 +87,10 @@ __all__ = [
     "paired_t_from_sums",
     "percentile_interval",
     "rows_needed",
+    "system_correlation",
     "t_interval",
     "tango_interval",
     "wilson_interval",
+    "within_group_correlation",
     "z_value",
 ]

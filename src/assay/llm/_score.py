@@ -1,0 +1,214 @@
+"""Scores and the scorer registry: what every deterministic or model-based scorer returns.
+
+A scorer is a frozen pydantic config (its YAML keys: ``kind``, an optional ``name`` and its
+options) whose :meth:`ScorerConfig.score` turns one :class:`CaseView` (a case and one model
+output) into one :class:`Score`. A score has one of three statuses:
+
+    ok            value (and, where the scorer has a pass rule, passed) are set
+    undetermined  the scorer cannot decide (no choice label found, the case has no context,
+                  the expected value is missing): value and passed are None, the reason says why
+    error         the provider gave no output: value and passed are None
+
+Undetermined and error scores are counted and reported by the run; they are never averaged
+in as NaN or zero (``Score`` refuses a value on them). Kinds are registered once with
+:func:`register_scorer`; :func:`scorer_from_config` rebuilds any scorer from its dumped
+config, and :meth:`ScorerConfig.config_hash` fingerprints it for the run record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from assay._errors import SpecError
+
+OK, UNDETERMINED, ERROR = "ok", "undetermined", "error"
+STATUSES = (OK, UNDETERMINED, ERROR)
+NO_OUTPUT = "no output (provider error)"
+
+
+@dataclass(frozen=True)
+class Score:
+    """The outcome of one scorer on one case: a value in the scorer's units, pass/fail where
+    the scorer has a pass rule, a status and a one-line reason for the reviewer."""
+
+    scorer: str
+    value: float | None
+    passed: bool | None
+    status: str
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"Score.status must be one of {', '.join(STATUSES)}; got {self.status!r}")
+        if self.status != OK and (self.value is not None or self.passed is not None):
+            raise ValueError(f"a {self.status} score carries no value and no pass/fail "
+                             f"(scorer {self.scorer!r}); got value={self.value!r}, passed={self.passed!r}")
+        if self.value is not None and not math.isfinite(self.value):
+            raise ValueError(f"scorer {self.scorer!r} produced a non-finite value {self.value!r}; "
+                             "return an undetermined score instead")
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What a scorer sees of one case and one output. ``output`` None: the provider failed."""
+
+    id: str
+    output: str | None
+    expected: Any = None
+    input: str | None = None
+    context: list[dict[str, str]] = field(default_factory=list)
+    tags: tuple[str, ...] = ()
+
+
+class ScorerConfig(BaseModel):
+    """Base of every scorer config: ``kind`` (the registry key), an optional ``name``.
+
+    Subclasses declare ``kind: Literal["..."] = "..."`` and their options as fields, and
+    implement ``_score(case, output)``; :meth:`score` handles a missing output.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The scorer's name in results: ``name`` if given, else ``kind``."""
+        return self.name or self.kind
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON of the full config (defaults included), for the run record."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def score(self, case: CaseView) -> Score:
+        """Score one output; a missing output (provider error) gives an ``error`` score."""
+        if case.output is None:
+            return Score(self.label, None, None, ERROR, NO_OUTPUT)
+        return self._score(case, case.output)
+
+    def _score(self, case: CaseView, output: str) -> Score:
+        raise NotImplementedError(f"{type(self).__name__} must implement _score(case, output)")
+
+    # helpers for subclasses: one place that builds each kind of outcome
+    def _ok(self, value: float, passed: bool | None, reason: str, **details: Any) -> Score:
+        return Score(self.label, float(value), passed, OK, reason, details)
+
+    def _undetermined(self, reason: str, **details: Any) -> Score:
+        return Score(self.label, None, None, UNDETERMINED, reason, details)
+
+    def _missing_expected(self, case: CaseView, what: str) -> Score:
+        return self._undetermined(f"case {case.id!r} has no 'expected' ({self.kind} needs {what})")
+
+
+class BoundScorer(ScorerConfig):
+    """A scorer with an optional pass rule on its value: ``min <= value <= max`` (either bound
+    may be absent; with neither, ``passed`` is None)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BoundScorer:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is greater than max ({self.max:g})")
+        return self
+
+    def _passed(self, value: float) -> bool | None:
+        if self.min is None and self.max is None:
+            return None
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def _rule_text(self) -> str:
+        parts = [f">= {self.min:g}" if self.min is not None else "",
+                 f"<= {self.max:g}" if self.max is not None else ""]
+        text = " and ".join(p for p in parts if p)
+        return f" (pass: {text})" if text else ""
+
+
+SCORERS: dict[str, type[ScorerConfig]] = {}
+S = TypeVar("S", bound=type[ScorerConfig])
+
+
+def register_scorer(cls: S) -> S:
+    """Class decorator: register a scorer config under its ``kind`` default. A kind already
+    registered by another class is an error (rename the kind)."""
+    field_info = cls.model_fields.get("kind")
+    kind = field_info.default if field_info is not None else None
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"{cls.__name__} must declare `kind: Literal['<name>'] = '<name>'` to be registered")
+    if kind in SCORERS and SCORERS[kind] is not cls:
+        raise ValueError(f"scorer kind {kind!r} is already registered by {SCORERS[kind].__qualname__}; "
+                         f"give {cls.__qualname__} another kind")
+    SCORERS[kind] = cls
+    return cls
+
+
+def scorer_kinds() -> list[str]:
+    """The registered scorer kinds, sorted."""
+    return sorted(SCORERS)
+
+
+def scorer_from_config(raw: dict[str, Any] | ScorerConfig) -> ScorerConfig:
+    """Build a scorer from its config mapping (a suite's YAML entry or a dumped run record).
+    Errors name the kind or key and list what is allowed."""
+    if isinstance(raw, ScorerConfig):
+        return raw
+    if not isinstance(raw, dict) or "kind" not in raw:
+        raise SpecError(f"a scorer is a mapping with a 'kind' key, one of {', '.join(scorer_kinds())}; "
+                        f"got {raw!r}")
+    kind = raw["kind"]
+    cls = SCORERS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        close = get_close_matches(str(kind), scorer_kinds(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SpecError(f"unknown scorer kind {kind!r}{hint} Known kinds: {', '.join(scorer_kinds())}")
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                keys = [f.alias or n for n, f in cls.model_fields.items()]
+                msg = f"unknown key; allowed keys of the {kind} scorer: {', '.join(keys)}"
+            problems.append(f"scorer {raw.get('name') or kind}: {where + ': ' if where else ''}{msg}")
+        raise SpecError("; ".join(problems)) from None
+
+
+def text_references(case: CaseView) -> list[str] | None:
+    """The case's expected value as a list of reference texts: a string, a number or a list of
+    them. None when the expected value is missing or not text (the caller reports why)."""
+    exp = case.expected
+    if exp is None:
+        return None
+    if isinstance(exp, bool):
+        return None
+    if isinstance(exp, str | int | float):
+        return [str(exp)]
+    scalar = (str, int, float)
+    if isinstance(exp, list | tuple) and exp and all(isinstance(e, scalar) and not isinstance(e, bool)
+                                                     for e in exp):
+        return [str(e) for e in exp]
+    return None
+
+
+def describe_expected(case: CaseView) -> str:
+    """Why ``expected`` cannot serve as reference text, for an undetermined reason."""
+    if case.expected is None:
+        return f"case {case.id!r} has no 'expected'"
+    if isinstance(case.expected, list | tuple) and not case.expected:
+        return f"case {case.id!r} has an empty 'expected' list"
+    return (f"case {case.id!r}: 'expected' must be a string or a list of strings, "
+            f"got {type(case.expected).__name__}")
