@@ -66,3 +66,29 @@ def test_a_closed_port_is_a_per_case_error_not_a_crash() -> None:
     got = OpenAIChat("http://127.0.0.1:9/v1", timeout=1, retry=RetryPolicy(max_attempts=2, base=0.01)
                      ).complete(_requests()[:2])
     assert all(r.status == "error" and "connection failed" in r.error and r.attempts == 2 for r in got)
+
+
+def test_a_suite_end_to_end_against_the_real_model(server: str, tmp_path: Path) -> None:
+    from assay.llm._runner import run_suite
+    from assay.llm._suite import SuiteSpec
+
+    cases = [{"id": "paris", "input": "What is the capital of France? Answer in one word.",
+              "expected": "Paris", "tags": ["geo"]},
+             {"id": "sum", "input": "What is 2+2? Answer with a number.", "expected": "4", "tags": ["math"]},
+             {"id": "json", "input": "Reply with a JSON object with a key 'ok' set to true.",
+              "tags": ["format"]}]
+    spec = SuiteSpec.model_validate({
+        "name": "smoke", "cases": cases,
+        "providers": [{"name": "smollm2", "base_url": server, "concurrency": 2}],
+        "params": {"temperature": [0], "max_tokens": [24]}, "cache": str(tmp_path / "cache"),
+        "scorers": [{"kind": "contains", "case_sensitive": False}, {"kind": "numeric", "abs_tol": 0},
+                    {"kind": "json_valid"}, {"kind": "length", "unit": "words", "max": 40}]})
+    first = run_suite(spec, tmp_path)
+    assert (first.outputs["status"] == "ok").all() and not first.outputs["cached"].any()
+    assert len(first.scores) == 12 and set(first.scores["status"]) <= {"ok", "undetermined"}
+    # cases without an expected value are undetermined for contains/numeric, never scored 0
+    no_expected = first.scores[(first.scores["case_id"] == "json")
+                               & first.scores["scorer"].isin(["contains", "numeric"])]
+    assert (no_expected["status"] == "undetermined").all()
+    second = run_suite(spec, tmp_path)
+    assert second.outputs["cached"].all() and second.scores.equals(first.scores)

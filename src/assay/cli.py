@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assay._cli_llm import llm_app
 from assay._cli_monitor import monitor_command
 from assay._cli_quality import check_command, print_quality
 from assay._cli_store import card_command, datasets_command, rerun_command, runs_app
@@ -333,6 +334,7 @@ app.command("datasets")(datasets_command)
 app.command("card")(card_command)
 app.command("check")(check_command)
 app.command("monitor")(monitor_command)
+app.add_typer(llm_app, name="llm")
 
 
 @app.command()

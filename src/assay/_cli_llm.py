@@ -1,0 +1,114 @@
+"""``assay llm run SUITE``: run an LLM suite (variants x cases x samples), score it, print
+the summary with intervals, and write outputs, scores, summary and usage to a folder."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assay._errors import InputError
+from assay._json import jsonable
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+llm_app = typer.Typer(no_args_is_help=True, help="Evaluate LLM features: suites, providers, scorers.")
+
+
+def _ci(r: pd.Series) -> str:
+    if not math.isfinite(r["ci_low"]):
+        return f"{r['value']:.3f}"
+    return f"{r['value']:.3f} ({r['ci_low']:.3f}, {r['ci_high']:.3f})"
+
+
+def print_suite(result) -> None:  # type: ignore[no-untyped-def]
+    """Scorer x variant (overall): the pass rate where a scorer has a pass rule, else the mean."""
+    s = result.summary
+    overall = s[s["slice"] == "overall"]
+    variants = list(dict.fromkeys(overall["variant"]))
+    t = Table(title=f"{escape(result.spec.name)}: {result.outputs['case_id'].nunique()} cases x "
+                    f"{len(variants)} variant(s) x {result.spec.samples} sample(s), "
+                    f"{int(result.spec.confidence * 100)}% intervals", title_justify="left")
+    t.add_column("scorer")
+    for v in variants:
+        t.add_column(escape(v), justify="right")
+    for scorer in dict.fromkeys(overall["scorer"]):
+        cells = []
+        for v in variants:
+            rows = overall[(overall["scorer"] == scorer) & (overall["variant"] == v)]
+            pick = rows[rows["metric"] == "pass_rate"] if (rows["metric"] == "pass_rate").any() else rows
+            if pick.empty or pick.iloc[0]["status"] != "ok":
+                cells.append("—")
+                continue
+            r = pick.iloc[0]
+            extra = f" [{int(r['n_undetermined'])} undet.]" if r["n_undetermined"] else ""
+            cells.append(("pass " if r["metric"] == "pass_rate" else "") + _ci(r) + extra)
+        t.add_row(escape(scorer), *cells)
+    console.print(t)
+    u = result.usage
+    ut = Table(title="Usage per variant", title_justify="left")
+    for col in ("variant", "calls", "errors", "cached", "tokens in/out", "cost", "latency p50/p95 (s)"):
+        ut.add_column(col, justify="left" if col == "variant" else "right")
+    for r in u.itertuples():
+        cost = "—" if not math.isfinite(r.cost) else f"{r.cost:.4f}"
+        lat = "—" if not math.isfinite(r.latency_p50) else f"{r.latency_p50:.2f}/{r.latency_p95:.2f}"
+        ut.add_row(escape(r.variant), f"{r.calls:,}", f"{r.errors:,}", f"{r.cached:,}",
+                   f"{r.prompt_tokens:,}/{r.completion_tokens:,}", cost, lat)
+    console.print(ut)
+
+
+def write_suite(result, folder: Path) -> Path:  # type: ignore[no-untyped-def]
+    """outputs, scores, summary and usage as Parquet and JSON, and suite.json (hashes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("outputs", "scores", "summary", "usage"):
+        frame: pd.DataFrame = getattr(result, name)
+        if name == "scores":
+            frame = frame.assign(tags=frame["tags"].map(list))
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.parquet")
+        (folder / f"{name}.json").write_text(
+            json.dumps(jsonable(frame.to_dict("records")), indent=1, default=str) + "\n", encoding="utf-8")
+    meta = {"name": result.spec.name, "spec": result.spec.model_dump(mode="json"), "hashes": result.hashes,
+            "seconds": round(result.seconds, 3)}
+    (folder / "suite.json").write_text(json.dumps(jsonable(meta), indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
+@llm_app.command("run")
+def run_command(
+    suite: Path = typer.Argument(..., help="Suite (YAML)."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="Folder (default: runs/<name>-llm-<UTC time>)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the folder."),
+) -> None:
+    """Ask every case under every variant and sample (cached answers cost nothing), score the
+    answers, and print pass rates and mean scores with intervals per variant."""
+    from assay.llm._runner import run_suite
+    from assay.llm._suite import load_suite
+
+    spec = load_suite(suite)
+    target = out or Path("runs") / f"{spec.name}-llm-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TimeElapsedColumn(), console=err, transient=True, disable=quiet) as bar:
+        task_id = bar.add_task("starting", total=1)
+        result = run_suite(spec, suite.resolve().parent,
+                           progress=lambda s, d, t: bar.update(task_id, description=s, completed=d,
+                                                               total=max(t, 1)))
+    try:
+        folder = write_suite(result, target)
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write the folder ({exc.strerror or exc}); pass --out") from None
+    if quiet:
+        console.print(escape(str(folder)), highlight=False, soft_wrap=True)
+        return
+    print_suite(result)
+    console.print(f"Results: {escape(str(folder))}/ (outputs, scores, summary, usage; suite.json)")

@@ -1,0 +1,110 @@
+"""Suite statistics: per variant, scorer and slice (overall and each tag), the pass rate and
+the mean score with intervals, and the undetermined and error counts.
+
+Only ``ok`` scores enter a rate or a mean; undetermined and error scores are counted beside
+them, never averaged in. With one sample per case the pass rate has a Wilson interval and
+the mean a t interval. With several samples per case (repeated generations) the rows of one
+case are a cluster: the interval is a seeded percentile bootstrap over cases.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.stats import percentile_interval, t_interval, wilson_interval
+
+SUMMARY_COLUMNS = ["variant", "slice", "scorer", "metric", "value", "ci_low", "ci_high", "n", "n_cases",
+                   "n_undetermined", "n_error", "method", "status", "note"]
+
+
+def _cluster_boot(values: np.ndarray, cases: np.ndarray, replicates: int, seed: tuple[int, ...],
+                  confidence: float) -> tuple[float, float]:
+    """Percentile bootstrap of the mean, resampling whole cases."""
+    codes, inverse = np.unique(cases, return_inverse=True)
+    sums = np.bincount(inverse, weights=values, minlength=codes.size)
+    counts = np.bincount(inverse, minlength=codes.size).astype(float)
+    rng = np.random.default_rng(list(seed))
+    draws = rng.multinomial(codes.size, np.full(codes.size, 1.0 / codes.size), size=replicates)
+    reps = (draws @ sums) / np.maximum(draws @ counts, 1.0)
+    iv = percentile_interval(reps, confidence)
+    return iv.low, iv.high
+
+
+def _estimate(metric: str, values: np.ndarray, cases: np.ndarray, samples: int, confidence: float,
+              replicates: int, seed: tuple[int, ...]) -> dict[str, Any]:
+    n = int(values.size)
+    if n == 0:
+        return {"value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "method": "",
+                "status": "undefined", "note": "no ok score"}
+    value = float(values.mean())
+    if samples > 1 and np.unique(cases).size < n:
+        lo, hi = _cluster_boot(values, cases, replicates, seed, confidence)
+        method = "cluster bootstrap (cases)"
+    elif metric == "pass_rate":
+        iv = wilson_interval(value, n, confidence)
+        lo, hi, method = iv.low, iv.high, "wilson"
+    elif n > 1:
+        iv = t_interval(value, float(values.std(ddof=1)), n, confidence)
+        lo, hi, method = iv.low, iv.high, "t"
+    else:
+        lo = hi = math.nan
+        method, note = "t", "one score: no interval"
+        return {"value": value, "ci_low": lo, "ci_high": hi, "method": method, "status": "ok", "note": note}
+    return {"value": value, "ci_low": lo, "ci_high": hi, "method": method, "status": "ok", "note": ""}
+
+
+def summarize(scores: pd.DataFrame, *, samples: int, confidence: float, replicates: int,
+              seed: int) -> pd.DataFrame:
+    """The summary table (``SUMMARY_COLUMNS``) of a scores table."""
+    rows: list[dict[str, Any]] = []
+    if scores.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    slices = [("overall", np.ones(len(scores), dtype=bool))]
+    tags = sorted({t for ts in scores["tags"] for t in ts})
+    slices += [(f"tag={t}", scores["tags"].map(lambda ts, t=t: t in ts).to_numpy()) for t in tags]
+    variants = list(dict.fromkeys(scores["variant"]))
+    scorers = list(dict.fromkeys(scores["scorer"]))
+    for vi, variant in enumerate(variants):
+        for si, scorer in enumerate(scorers):
+            base = (scores["variant"] == variant).to_numpy() & (scores["scorer"] == scorer).to_numpy()
+            for li, (label, mask) in enumerate(slices):
+                sel = scores[base & mask]
+                if sel.empty:
+                    continue
+                ok = sel[sel["status"] == "ok"]
+                counts = {"n_cases": int(sel["case_id"].nunique()),
+                          "n_undetermined": int((sel["status"] == "undetermined").sum()),
+                          "n_error": int((sel["status"] == "error").sum())}
+                metrics = [("mean", ok["value"].to_numpy(dtype=float), ok["case_id"].to_numpy())]
+                judged = ok[ok["passed"].notna()]
+                if len(judged):
+                    metrics.insert(0, ("pass_rate", judged["passed"].astype(float).to_numpy(),
+                                       judged["case_id"].to_numpy()))
+                for mi, (metric, values, cases) in enumerate(metrics):
+                    est = _estimate(metric, values, cases, samples, confidence, replicates,
+                                    (seed, vi, si, li, mi))
+                    rows.append({"variant": variant, "slice": label, "scorer": scorer, "metric": metric,
+                                 "n": int(values.size), **counts, **est})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def usage(outputs: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: calls, errors, cache hits, tokens, cost, and latency p50/p95 of the calls
+    that reached the provider (cache hits cost no time)."""
+    rows = []
+    for variant, g in outputs.groupby("variant", sort=False):
+        live = g[~g["cached"] & (g["status"] == "ok")]["latency_s"].to_numpy(dtype=float)
+        cost = pd.to_numeric(g["cost"], errors="coerce")
+        rows.append({
+            "variant": variant, "calls": len(g), "errors": int((g["status"] != "ok").sum()),
+            "cached": int(g["cached"].sum()),
+            "prompt_tokens": int(pd.to_numeric(g["prompt_tokens"], errors="coerce").fillna(0).sum()),
+            "completion_tokens": int(pd.to_numeric(g["completion_tokens"], errors="coerce").fillna(0).sum()),
+            "cost": float(cost.sum()) if cost.notna().any() else math.nan,
+            "latency_p50": float(np.percentile(live, 50)) if live.size else math.nan,
+            "latency_p95": float(np.percentile(live, 95)) if live.size else math.nan})
+    return pd.DataFrame(rows)

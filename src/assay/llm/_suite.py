@@ -1,0 +1,165 @@
+"""The LLM suite spec: cases, prompts, providers, a parameter matrix, samples and scorers.
+
+Every (provider, prompt, parameter combination) is a *variant*; each case is asked once per
+variant and sample. Samples differ only in their seed (``seed + sample``), so repeated
+samples of one case are a cluster, which the statistics respect.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from assay._errors import SpecError
+from assay.llm._prompts import PromptSpec
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PriceSpec(_Strict):
+    """Currency units per 1,000 prompt and completion tokens."""
+
+    input_per_1k: float = Field(default=0.0, ge=0)
+    output_per_1k: float = Field(default=0.0, ge=0)
+
+
+class ProviderSpec(_Strict):
+    """An OpenAI-compatible server (``base_url``) or a Python function (``callable``,
+    ``module:function`` taking a ChatRequest)."""
+
+    name: str = Field(min_length=1)
+    base_url: str | None = None
+    callable: str | None = None
+    model: str | None = None  # default: the provider's name
+    #: the environment variable holding the API key (never the key itself)
+    api_key_env: str | None = None
+    concurrency: int = Field(default=4, ge=1, le=256)
+    timeout: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    prices: PriceSpec = Field(default_factory=PriceSpec)
+
+    @model_validator(mode="after")
+    def _one(self) -> ProviderSpec:
+        if (self.base_url is None) == (self.callable is None):
+            raise ValueError(f"provider {self.name!r}: give 'base_url' (an OpenAI-compatible server) "
+                             "or 'callable' (module:function), not both")
+        if self.callable is not None and ":" not in self.callable:
+            raise ValueError(f"provider {self.name!r}: callable must be 'module:function', "
+                             f"got {self.callable!r}")
+        return self
+
+    @property
+    def model_name(self) -> str:
+        return self.model or self.name
+
+
+class SuiteSpec(_Strict):
+    """A complete LLM evaluation (see ``assay.llm``)."""
+
+    name: str = "suite"
+    cases: str | list[dict[str, Any]]
+    prompts: list[PromptSpec] = Field(default_factory=lambda: [PromptSpec(name="default")])
+    providers: list[ProviderSpec] = Field(min_length=1)
+    #: parameter name -> values; every combination is a variant (e.g. temperature: [0, 0.7])
+    params: dict[str, list[Any]] = Field(default_factory=dict)
+    samples: int = Field(default=1, ge=1, le=100)
+    seed: int = Field(default=0, ge=0)
+    scorers: list[dict[str, Any]] = Field(min_length=1)
+    #: the response cache folder (relative to the suite), or false for none
+    cache: str | bool = ".assay/llm-cache"
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    bootstrap: int = Field(default=1000, ge=100, le=100_000)
+
+    @field_validator("scorers")
+    @classmethod
+    def _scorers(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from assay.llm._score import scorer_from_config
+
+        labels = []
+        for raw in v:
+            try:
+                labels.append(scorer_from_config(raw).label)
+            except SpecError as exc:
+                raise ValueError(str(exc)) from None
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(f"scorer names must be unique; repeated: {', '.join(dup)} (set 'name')")
+        return v
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in v.items():
+            if not values:
+                raise ValueError(f"params.{key}: give at least one value")
+            if key in ("model", "messages"):
+                raise ValueError(f"params.{key}: set the model on the provider and the messages in "
+                                 "prompts, not in params")
+        return v
+
+    @model_validator(mode="after")
+    def _unique(self) -> SuiteSpec:
+        for what, names in (("provider", [p.name for p in self.providers]),
+                            ("prompt", [p.name for p in self.prompts])):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"{what} names must be unique; repeated: {', '.join(dup)}")
+        return self
+
+    def scorer_configs(self) -> list[Any]:
+        from assay.llm._score import scorer_from_config
+
+        return [scorer_from_config(raw) for raw in self.scorers]
+
+    def variants(self) -> list[Variant]:
+        """Every provider x prompt x parameter combination, in declaration order."""
+        keys = list(self.params)
+        combos = list(itertools.product(*(self.params[k] for k in keys))) or [()]
+        varying = [k for k in keys if len(self.params[k]) > 1]
+        out = []
+        for provider in self.providers:
+            for prompt in self.prompts:
+                for combo in combos:
+                    params = dict(zip(keys, combo, strict=True))
+                    parts = [provider.name] if len(self.providers) > 1 else []
+                    parts += [prompt.name] if len(self.prompts) > 1 else []
+                    parts += [f"{k}={params[k]}" for k in varying]
+                    out.append(Variant("/".join(parts) or provider.name, provider, prompt, params))
+        return out
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One column of the matrix: a provider, a prompt and parameter values. ``name`` shows
+    what varies (the provider and prompt when there are several, the varying parameters)."""
+
+    name: str
+    provider: ProviderSpec
+    prompt: PromptSpec
+    params: dict[str, Any]
+
+
+def load_suite(path: str | Path) -> SuiteSpec:
+    """Read and validate a suite YAML file; errors name the key path."""
+    from assay.spec import _format_validation_error
+
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(f"{p}: suite file not found; pass the path to a suite YAML file")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{p}: malformed YAML: {exc}. Fix the YAML syntax.") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{p}: a suite is a mapping of keys, got {type(raw).__name__}")
+    try:
+        return SuiteSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_format_validation_error(exc, str(p), root=SuiteSpec)) from None

@@ -1,0 +1,147 @@
+"""Running a suite: the variant matrix, samples and seeds, provider errors per case, cache
+reuse, scores per case and scorer, and the summary's rates and means with intervals
+(checked against statsmodels and SciPy); undetermined scores are counted, never averaged."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
+
+from assay._errors import SpecError
+from assay.llm._runner import run_suite
+from assay.llm._suite import SuiteSpec
+from assay.llm.providers import CallableChat
+
+CASES = [{"id": f"q{i}", "input": f"question {i}", "expected": "B" if i % 2 else "A",
+          "tags": ["odd"] if i % 2 else ["even"]} for i in range(10)]
+
+
+def _suite(**over: object) -> SuiteSpec:
+    raw = {"name": "t", "cases": CASES, "providers": [{"name": "fake", "callable": "x:y"}],
+           "prompts": [{"name": "plain"}, {"name": "polite", "template": "Please: {{ input }}"}],
+           "params": {"temperature": [0.0, 0.7], "max_tokens": [8]},
+           "scorers": [{"kind": "choice", "choices": ["A", "B", "C", "D"]},
+                       {"kind": "length", "unit": "chars", "max": 20}],
+           "cache": False, "bootstrap": 200} | over
+    return SuiteSpec.model_validate(raw)
+
+
+class Fake:
+    """Answers 'Answer: A' (right for even cases), fails on q9, and is vague on q7."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.seeds: list[int] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, request):
+        with self.lock:
+            self.calls += 1
+            self.seeds.append(request.params["seed"])
+        text = request.messages[-1]["content"]
+        if text.endswith("9"):
+            raise TimeoutError("the model timed out")
+        if text.endswith("7"):
+            return "maybe"
+        return "Answer: A"
+
+
+def test_matrix_scores_and_summary() -> None:
+    fake = Fake()
+    res = run_suite(_suite(), providers={"fake": CallableChat(fake)})
+    variants = ["plain/temperature=0.0", "plain/temperature=0.7", "polite/temperature=0.0",
+                "polite/temperature=0.7"]
+    assert list(dict.fromkeys(res.outputs["variant"])) == variants
+    assert fake.calls == 40 and len(res.outputs) == 40 and len(res.scores) == 80
+    errors = res.outputs[res.outputs["status"] == "error"]
+    assert set(errors["case_id"]) == {"q9"} and (errors["error"] == "TimeoutError: the model timed out").all()
+    choice = res.scores[(res.scores["scorer"] == "choice") & (res.scores["variant"] == variants[0])]
+    assert dict(choice["status"].value_counts()) == {"ok": 8, "undetermined": 1, "error": 1}
+    row = res.summary[(res.summary["variant"] == variants[0]) & (res.summary["slice"] == "overall")
+                      & (res.summary["scorer"] == "choice") & (res.summary["metric"] == "pass_rate")].iloc[0]
+    # ok cases: q0..q8 without q7; right when even: q0, q2, q4, q6, q8 -> 5 of 8
+    assert (row["value"], row["n"], row["n_undetermined"], row["n_error"]) == (5 / 8, 8, 1, 1)
+    lo, hi = proportion_confint(5, 8, alpha=0.05, method="wilson")
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi), abs=1e-12)
+    odd = res.summary[(res.summary["variant"] == variants[0]) & (res.summary["slice"] == "tag=odd")
+                      & (res.summary["scorer"] == "choice") & (res.summary["metric"] == "pass_rate")].iloc[0]
+    assert (odd["value"], odd["n"]) == (0.0, 3)  # q1, q3, q5 answered A, expected B
+    length = res.scores[(res.scores["scorer"] == "length") & (res.scores["variant"] == variants[0])
+                        & (res.scores["status"] == "ok")]["value"].to_numpy()
+    mean = res.summary[(res.summary["variant"] == variants[0]) & (res.summary["slice"] == "overall")
+                       & (res.summary["scorer"] == "length") & (res.summary["metric"] == "mean")].iloc[0]
+    half = stats.t.ppf(0.975, length.size - 1) * length.std(ddof=1) / np.sqrt(length.size)
+    assert mean["value"] == pytest.approx(length.mean())
+    assert (mean["ci_low"], mean["ci_high"]) == pytest.approx((length.mean() - half, length.mean() + half))
+    assert res.hashes["cases"] and set(res.hashes["prompts"]) == {"plain", "polite"}
+    assert set(res.usage["variant"]) == set(variants) and (res.usage["errors"] == 1).all()
+
+
+def test_samples_are_seeded_and_clustered() -> None:
+    fake = Fake()
+    res = run_suite(_suite(samples=3, seed=5, params={}, prompts=[{"name": "plain"}]),
+                    providers={"fake": CallableChat(fake)})
+    assert sorted(set(fake.seeds)) == [5, 6, 7] and fake.calls == 30
+    row = res.summary[(res.summary["slice"] == "overall") & (res.summary["scorer"] == "choice")
+                      & (res.summary["metric"] == "pass_rate")].iloc[0]
+    assert row["method"] == "cluster bootstrap (cases)" and row["n"] == 24 and row["n_cases"] == 10
+    assert row["ci_low"] <= row["value"] <= row["ci_high"]
+    again = run_suite(_suite(samples=3, seed=5, params={}, prompts=[{"name": "plain"}]),
+                      providers={"fake": CallableChat(Fake())})
+    assert again.summary.equals(res.summary)  # seeded: same bytes
+
+
+def test_the_cache_answers_a_rerun(tmp_path) -> None:
+    first, second = Fake(), Fake()
+    spec = _suite(cache=str(tmp_path / "cache"))
+    a = run_suite(spec, tmp_path, providers={"fake": CallableChat(first)})
+    b = run_suite(spec, tmp_path, providers={"fake": CallableChat(second)})
+    assert first.calls == 40 and second.calls == 4  # only the failed q9 requests are asked again
+    assert b.outputs["cached"].sum() == 36
+    assert a.scores.drop(columns=[]).equals(b.scores)
+
+
+def test_suite_errors_name_the_key() -> None:
+    with pytest.raises(ValueError, match="unknown scorer kind 'choise'; did you mean 'choice'"):
+        _suite(scorers=[{"kind": "choise"}])
+    with pytest.raises(ValueError, match="provider names must be unique; repeated: a"):
+        _suite(providers=[{"name": "a", "callable": "m:f"}, {"name": "a", "callable": "m:g"}])
+    with pytest.raises(ValueError, match="give 'base_url'.*or 'callable'"):
+        _suite(providers=[{"name": "a", "callable": "m:f", "base_url": "http://x"}])
+    with pytest.raises(ValueError, match="scorer names must be unique"):
+        _suite(scorers=[{"kind": "exact"}, {"kind": "exact"}])
+    from assay.llm._suite import load_suite
+
+    with pytest.raises(SpecError, match="suite file not found"):
+        load_suite("missing.yaml")
+
+
+def test_cli_runs_a_suite_file(tmp_path, cli, monkeypatch) -> None:
+    import json
+
+    import pandas as pd
+    import yaml
+
+    (tmp_path / "fake_provider.py").write_text(
+        "def answer(request):\n"
+        "    text = request.messages[-1]['content']\n"
+        "    return 'Answer: A' if text.endswith(('0', '2', '4')) else 'Answer: B'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "cases.jsonl").write_text("\n".join(json.dumps(c) for c in CASES[:6]) + "\n")
+    suite = {"name": "cli", "cases": "cases.jsonl",
+             "providers": [{"name": "fake", "callable": "fake_provider:answer"}],
+             "scorers": [{"kind": "choice", "choices": ["A", "B"]}], "cache": False}
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    got = cli("llm", "run", tmp_path / "suite.yaml", "--out", tmp_path / "out")
+    assert got.code == 0, got.text
+    assert "pass 1.000" in got.out and "Usage per variant" in got.out
+    summary = pd.read_parquet(tmp_path / "out" / "summary.parquet")
+    assert summary.query("slice == 'overall' and metric == 'pass_rate'")["value"].iloc[0] == 1.0
+    meta = json.loads((tmp_path / "out" / "suite.json").read_text())
+    assert len(meta["hashes"]["cases"]) == 64
+    bad = cli("llm", "run", tmp_path / "missing.yaml")
+    assert bad.code == 2 and "suite file not found" in bad.text
