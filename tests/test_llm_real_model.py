@@ -82,10 +82,16 @@ def test_a_suite_end_to_end_against_the_real_model(server: str, tmp_path: Path) 
         "providers": [{"name": "smollm2", "base_url": server, "concurrency": 2}],
         "params": {"temperature": [0], "max_tokens": [24]}, "cache": str(tmp_path / "cache"),
         "scorers": [{"kind": "contains", "case_sensitive": False}, {"kind": "numeric", "abs_tol": 0},
-                    {"kind": "json_valid"}, {"kind": "length", "unit": "words", "max": 40}]})
+                    {"kind": "json_valid"}, {"kind": "length", "unit": "words", "max": 40},
+                    {"kind": "judge", "name": "judge", "provider": "smollm2", "model": "smollm2",
+                     "rubric": "5: correct and brief; 1: wrong or off topic.", "max_tokens": 80,
+                     "scale": {"min": 1, "max": 5, "pass_at": 4}}]})
     first = run_suite(spec, tmp_path)
     assert (first.outputs["status"] == "ok").all() and not first.outputs["cached"].any()
-    assert len(first.scores) == 12 and set(first.scores["status"]) <= {"ok", "undetermined"}
+    assert len(first.scores) == 15 and set(first.scores["status"]) <= {"ok", "undetermined"}
+    judge = first.scores[first.scores["scorer"] == "judge"]
+    assert (judge["status"] == "ok").any()  # schema-constrained: the strict parser accepts it
+    assert judge.loc[judge["status"] == "ok", "value"].between(1, 5).all()
     # cases without an expected value are undetermined for contains/numeric, never scored 0
     no_expected = first.scores[(first.scores["case_id"] == "json")
                                & first.scores["scorer"].isin(["contains", "numeric"])]

@@ -145,3 +145,28 @@ def test_cli_runs_a_suite_file(tmp_path, cli, monkeypatch) -> None:
     assert len(meta["hashes"]["cases"]) == 64
     bad = cli("llm", "run", tmp_path / "missing.yaml")
     assert bad.code == 2 and "suite file not found" in bad.text
+
+
+def test_a_judge_scores_inside_a_suite() -> None:
+    import json
+
+    def judge(request):
+        prompt = request.messages[-1]["content"]
+        good = "Answer: A" in prompt
+        return json.dumps({"score": 5 if good else 2, "reason": "names A" if good else "does not"})
+
+    spec = _suite(params={}, prompts=[{"name": "plain"}],
+                  providers=[{"name": "fake", "callable": "x:y"},
+                             {"name": "judge", "callable": "x:z", "role": "judge"}],
+                  scorers=[{"kind": "judge", "name": "quality", "provider": "judge", "model": "j",
+                            "rubric": "5 if the answer names a choice", "scale": {"min": 1, "max": 5,
+                                                                                  "pass_at": 4}}])
+    res = run_suite(spec, providers={"fake": CallableChat(Fake()), "judge": CallableChat(judge)})
+    q = res.scores[res.scores["scorer"] == "quality"].set_index("case_id")
+    assert q.loc["q9", "status"] == "error"  # no output to judge
+    assert q.loc["q7", "value"] == 2 and not q.loc["q7", "passed"]
+    assert q.loc["q0", "value"] == 5 and q.loc["q0", "passed"]
+    # only the variants' providers are asked for answers; the judge provider only judges
+    assert set(res.outputs["variant"]) == {"fake"}
+    with pytest.raises(ValueError, match="'provider' must name one of the suite's providers"):
+        _suite(scorers=[{"kind": "judge", "provider": "nope", "model": "j", "rubric": "r"}])

@@ -20,6 +20,7 @@ from assay.llm._cases import Case, cases_sha256, load_cases
 from assay.llm._prompts import render_messages
 from assay.llm._score import ERROR, CaseView, Score
 from assay.llm._suite import ProviderSpec, SuiteSpec
+from assay.llm.judges import JudgeConfig, judge_cases
 from assay.llm.providers import (
     CallableChat,
     ChatRequest,
@@ -115,6 +116,17 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
         got = complete_cached(client, [jobs[i][3] for i in idx], cache,
                               progress=lambda d, t, pname=pname: report(f"asking {pname}", d, t))
         answers.update(zip(idx, got, strict=True))
+    views = [CaseView(case.id, answers[i].text if answers[i].status == "ok" else None, case.expected,
+                      case.input, [dict(d) for d in case.context], case.tags)
+             for i, (_, case, _, _) in enumerate(jobs)]
+    judged: dict[str, list[Score]] = {}
+    for scorer in scorers:
+        if isinstance(scorer, JudgeConfig):
+            pspec = next(p for p in spec.providers if p.name == scorer.provider)
+            client = made.get(pspec.name) or make_provider(pspec)
+            judged[scorer.label] = judge_cases(
+                scorer, views, client, cache,
+                progress=lambda d, t, name=scorer.label: report(f"judging ({name})", d, t))
     out_rows, score_rows = [], []
     for i, (vname, case, sample, request) in enumerate(jobs):
         report("scoring", i, len(jobs))
@@ -124,10 +136,8 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
                          "completion_tokens": r.completion_tokens, "latency_s": r.latency_s,
                          "cost": r.cost, "cached": r.cached, "attempts": r.attempts,
                          "request_sha256": request.key})
-        view = CaseView(case.id, r.text if r.status == "ok" else None, case.expected, case.input,
-                        [dict(d) for d in case.context], case.tags)
         for scorer in scorers:
-            s = _score(scorer, view)
+            s = judged[scorer.label][i] if scorer.label in judged else _score(scorer, views[i])
             score_rows.append({"variant": vname, "case_id": case.id, "sample": sample,
                                "tags": tuple(case.tags), "scorer": scorer.label, "value": s.value,
                                "passed": s.passed, "status": s.status, "reason": s.reason})

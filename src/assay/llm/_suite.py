@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -44,6 +44,8 @@ class ProviderSpec(_Strict):
     timeout: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=4, ge=1, le=20)
     prices: PriceSpec = Field(default_factory=PriceSpec)
+    #: model: its answers are evaluated (a column of the matrix); judge: it only serves judges
+    role: Literal["model", "judge"] = "model"
 
     @model_validator(mode="after")
     def _one(self) -> ProviderSpec:
@@ -80,12 +82,13 @@ class SuiteSpec(_Strict):
     @field_validator("scorers")
     @classmethod
     def _scorers(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from assay.llm._score import scorer_from_config
-
         labels = []
         for raw in v:
+            if isinstance(raw, dict) and raw.get("kind") == "pairwise_judge":
+                raise ValueError("a pairwise judge compares two outputs; use it with "
+                                 "assay.llm.judges.pairwise_judge, not as a suite scorer")
             try:
-                labels.append(scorer_from_config(raw).label)
+                labels.append(build_scorer(raw).label)
             except SpecError as exc:
                 raise ValueError(str(exc)) from None
         dup = sorted({x for x in labels if labels.count(x) > 1})
@@ -111,12 +114,19 @@ class SuiteSpec(_Strict):
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
                 raise ValueError(f"{what} names must be unique; repeated: {', '.join(dup)}")
+        if not any(p.role == "model" for p in self.providers):
+            raise ValueError("no provider with role 'model': at least one provider must answer the cases")
+        names = [p.name for p in self.providers]
+        for raw in self.scorers:
+            if raw.get("kind") == "judge" and raw.get("provider") not in names:
+                raise ValueError(f"judge {raw.get('name') or 'judge'!r}: 'provider' must name one of the "
+                                 f"suite's providers ({', '.join(names)}); got {raw.get('provider')!r}")
         return self
 
     def scorer_configs(self) -> list[Any]:
-        from assay.llm._score import scorer_from_config
+        """The scorers, rebuilt from their mappings (judges included)."""
+        return [build_scorer(raw) for raw in self.scorers]
 
-        return [scorer_from_config(raw) for raw in self.scorers]
 
     def variants(self) -> list[Variant]:
         """Every provider x prompt x parameter combination, in declaration order."""
@@ -124,11 +134,12 @@ class SuiteSpec(_Strict):
         combos = list(itertools.product(*(self.params[k] for k in keys))) or [()]
         varying = [k for k in keys if len(self.params[k]) > 1]
         out = []
-        for provider in self.providers:
+        models = [p for p in self.providers if p.role == "model"]
+        for provider in models:
             for prompt in self.prompts:
                 for combo in combos:
                     params = dict(zip(keys, combo, strict=True))
-                    parts = [provider.name] if len(self.providers) > 1 else []
+                    parts = [provider.name] if len(models) > 1 else []
                     parts += [prompt.name] if len(self.prompts) > 1 else []
                     parts += [f"{k}={params[k]}" for k in varying]
                     out.append(Variant("/".join(parts) or provider.name, provider, prompt, params))
@@ -145,6 +156,16 @@ class Variant:
     prompt: PromptSpec
     params: dict[str, Any]
 
+
+def build_scorer(raw: dict[str, Any]) -> Any:
+    """A deterministic scorer, or a judge (``kind: judge``), from its suite mapping."""
+    if isinstance(raw, dict) and raw.get("kind") == "judge":
+        from assay.llm.judges import judge_from_config
+
+        return judge_from_config(raw)
+    from assay.llm._score import scorer_from_config
+
+    return scorer_from_config(raw)
 
 def load_suite(path: str | Path) -> SuiteSpec:
     """Read and validate a suite YAML file; errors name the key path."""

@@ -138,7 +138,8 @@ def load_strict_object(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
     if missing or extra:
         parts = ([f"missing key(s) {', '.join(map(repr, missing))}"] if missing else []) + (
             [f"unexpected key(s) {', '.join(map(repr, extra))}"] if extra else [])
-        raise JudgeOutputError(f"{'; '.join(parts)}; the object must have exactly {', '.join(map(repr, keys))}")
+        raise JudgeOutputError(f"{'; '.join(parts)}; the object must have exactly "
+                               f"{', '.join(map(repr, keys))}")
     if "reason" in keys and (not isinstance(obj["reason"], str) or not obj["reason"].strip()):
         raise JudgeOutputError(f"'reason' must be a non-empty string, got {obj['reason']!r}")
     return obj
@@ -175,7 +176,8 @@ class _JudgeBase(BaseModel):
                 try:
                     _ENV.parse(text)
                 except jinja2.TemplateSyntaxError as exc:
-                    raise ValueError(f"{what}: template syntax error at line {exc.lineno}: {exc.message}") from None
+                    raise ValueError(f"{what}: template syntax error at line {exc.lineno}: "
+                                     f"{exc.message}") from None
         return self
 
     # --- filled in by the subclasses -------------------------------------------------------------
@@ -277,12 +279,16 @@ class JudgeConfig(_JudgeBase):
     def answer_shape(self) -> str:
         if isinstance(self.scale, str):
             return '{"score": "pass" or "fail", "reason": "<one sentence>"}'
-        return f'{{"score": <an integer from {self.scale.min} to {self.scale.max}>, "reason": "<one sentence>"}}'
+        low, high = self.scale.min, self.scale.max
+        return f'{{"score": <an integer from {low} to {high}>, "reason": "<one sentence>"}}'
 
     def output_schema(self) -> dict[str, Any]:
-        score: dict[str, Any] = ({"type": "string", "enum": ["pass", "fail"]} if isinstance(self.scale, str)
-                                 else {"type": "integer", "minimum": self.scale.min, "maximum": self.scale.max})
-        return {"type": "object", "properties": {"score": score, "reason": {"type": "string", "minLength": 1}},
+        if isinstance(self.scale, str):
+            score: dict[str, Any] = {"type": "string", "enum": ["pass", "fail"]}
+        else:
+            score = {"type": "integer", "minimum": self.scale.min, "maximum": self.scale.max}
+        return {"type": "object",
+                "properties": {"score": score, "reason": {"type": "string", "minLength": 1}},
                 "required": ["score", "reason"], "additionalProperties": False}
 
     def parse(self, text: str) -> tuple[str | int, str]:
@@ -345,13 +351,16 @@ class PairwiseJudgeConfig(_JudgeBase):
 JUDGES: dict[str, type[_JudgeBase]] = {"judge": JudgeConfig, "pairwise_judge": PairwiseJudgeConfig}
 
 
-def judge_from_config(raw: dict[str, Any] | JudgeConfig | PairwiseJudgeConfig) -> JudgeConfig | PairwiseJudgeConfig:
+def judge_from_config(
+    raw: dict[str, Any] | JudgeConfig | PairwiseJudgeConfig,
+) -> JudgeConfig | PairwiseJudgeConfig:
     """Build a judge from its config mapping (suite YAML entry with ``kind: judge`` or
     ``kind: pairwise_judge``, or a dumped run record). Errors name the key and the fix."""
     if isinstance(raw, JudgeConfig | PairwiseJudgeConfig):
         return raw
     if not isinstance(raw, dict):
-        raise SpecError(f"a judge is a mapping with 'kind' ({', '.join(JUDGES)}), 'rubric' and 'model'; got {raw!r}")
+        raise SpecError(f"a judge is a mapping with 'kind' ({', '.join(JUDGES)}), 'rubric' and 'model'; "
+                        f"got {raw!r}")
     kind = raw.get("kind", "judge")
     cls = JUDGES.get(kind) if isinstance(kind, str) else None
     if cls is None:
