@@ -170,3 +170,70 @@ def test_a_judge_scores_inside_a_suite() -> None:
     assert set(res.outputs["variant"]) == {"fake"}
     with pytest.raises(ValueError, match="'provider' must name one of the suite's providers"):
         _suite(scorers=[{"kind": "judge", "provider": "nope", "model": "j", "rubric": "r"}])
+
+
+def _two_models(samples: int = 1) -> tuple:
+    """Model 'a' answers A everywhere; model 'b' answers right on 30 of 40 cases, mixed by tag."""
+    cases = [{"id": f"c{i:02d}", "input": f"q {i}", "expected": "B" if i % 3 == 0 else "A",
+              "tags": ["t1"] if i < 20 else ["t2"]} for i in range(40)]
+
+    def a(request):
+        return "Answer: A"
+
+    def b(request):
+        i = int(request.messages[-1]["content"].split()[-1])
+        right = "B" if i % 3 == 0 else "A"
+        wrong = "A" if right == "B" else "B"
+        return f"Answer: {right if i % 4 else wrong}" + " so" * (i % 5 + request.params["seed"] % 2)
+
+    spec = _suite(cases=cases, params={}, prompts=[{"name": "p"}], samples=samples,
+                  providers=[{"name": "a", "callable": "x:y"}, {"name": "b", "callable": "x:z"}],
+                  scorers=[{"kind": "choice", "choices": ["A", "B"]},
+                           {"kind": "length", "unit": "words"}])
+    return spec, {"a": CallableChat(a), "b": CallableChat(b)}, cases
+
+
+def test_paired_comparison_against_scipy_and_statsmodels() -> None:
+    from statsmodels.stats.contingency_tables import mcnemar
+    from statsmodels.stats.multitest import multipletests
+
+    from assay.stats import tango_interval
+
+    spec, providers, cases = _two_models()
+    res = run_suite(spec, providers=providers)
+    c = res.comparisons
+    assert set(c["baseline"]) == {"a"} and set(c["candidate"]) == {"b"}
+    sc = res.scores
+    for label, ids in (("overall", [x["id"] for x in cases]),
+                       ("tag=t1", [x["id"] for x in cases[:20]]), ("tag=t2", [x["id"] for x in cases[20:]])):
+        ch = sc[(sc["scorer"] == "choice") & sc["case_id"].isin(ids)]
+        pa_ = ch[ch["variant"] == "a"].set_index("case_id")["passed"].astype(int)
+        pb_ = ch[ch["variant"] == "b"].set_index("case_id")["passed"].astype(int)
+        n11, n10 = int(((pb_ == 1) & (pa_ == 1)).sum()), int(((pb_ == 1) & (pa_ == 0)).sum())
+        n01, n00 = int(((pb_ == 0) & (pa_ == 1)).sum()), int(((pb_ == 0) & (pa_ == 0)).sum())
+        row = c[(c["slice"] == label) & (c["scorer"] == "choice") & (c["metric"] == "pass_rate")].iloc[0]
+        assert row["delta"] == pytest.approx((n10 - n01) / len(ids))
+        assert row["p_value"] == pytest.approx(mcnemar([[n11, n10], [n01, n00]], exact=True).pvalue)
+        iv = tango_interval(n11, n10, n01, n00, 0.95)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((iv.low, iv.high))
+        ln = sc[(sc["scorer"] == "length") & sc["case_id"].isin(ids)]
+        la = ln[ln["variant"] == "a"].set_index("case_id")["value"]
+        lb = ln[ln["variant"] == "b"].set_index("case_id")["value"].loc[la.index]
+        mrow = c[(c["slice"] == label) & (c["scorer"] == "length") & (c["metric"] == "mean")].iloc[0]
+        assert mrow["p_value"] == pytest.approx(stats.ttest_rel(lb, la).pvalue)
+    grp = c[(c["scorer"] == "choice") & (c["metric"] == "pass_rate")]
+    assert grp["p_adjusted"].to_numpy() == pytest.approx(
+        multipletests(grp["p_value"].to_numpy(), method="fdr_bh")[1])
+
+
+def test_paired_comparison_with_samples_runs_over_case_means() -> None:
+    spec, providers, _ = _two_models(samples=2)
+    res = run_suite(spec, providers=providers)
+    row = res.comparisons[(res.comparisons["slice"] == "overall") & (res.comparisons["scorer"] == "length")
+                          & (res.comparisons["metric"] == "mean")].iloc[0]
+    ln = res.scores[res.scores["scorer"] == "length"]
+    per_case = ln.pivot_table(index="case_id", columns="variant", values="value", aggfunc="mean")
+    assert row["method"] == "paired t over case means" and row["n"] == 40
+    assert row["p_value"] == pytest.approx(stats.ttest_rel(per_case["b"], per_case["a"]).pvalue)
+    with pytest.raises(SpecError, match="compare names unknown variant"):
+        _suite(compare={"baseline": "nope"}).comparison()

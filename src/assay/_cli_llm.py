@@ -65,13 +65,26 @@ def print_suite(result) -> None:  # type: ignore[no-untyped-def]
         ut.add_row(escape(r.variant), f"{r.calls:,}", f"{r.errors:,}", f"{r.cached:,}",
                    f"{r.prompt_tokens:,}/{r.completion_tokens:,}", cost, lat)
     console.print(ut)
+    c = result.comparisons
+    if c is not None and len(c):
+        ct = Table(title=f"Candidate - baseline ({escape(str(c['baseline'].iloc[0]))}), paired on the "
+                         "same cases; p adjusted (BH) across tags", title_justify="left")
+        for col in ("candidate", "scorer", "metric", "slice", "delta (CI)", "p", "p adj.", "n"):
+            ct.add_column(col, justify="right" if col in ("p", "p adj.", "n") else "left")
+        for r in c[c["status"] == "ok"].itertuples():
+            ct.add_row(escape(r.candidate), escape(r.scorer), r.metric, escape(r.slice),
+                       f"{r.delta:+.3f} ({r.ci_low:+.3f}, {r.ci_high:+.3f})", f"{r.p_value:.3g}",
+                       f"{r.p_adjusted:.3g}", f"{r.n:,}")
+        console.print(ct)
 
 
 def write_suite(result, folder: Path) -> Path:  # type: ignore[no-untyped-def]
     """outputs, scores, summary and usage as Parquet and JSON, and suite.json (hashes)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("outputs", "scores", "summary", "usage"):
-        frame: pd.DataFrame = getattr(result, name)
+    for name in ("outputs", "scores", "summary", "usage", "comparisons"):
+        frame: pd.DataFrame | None = getattr(result, name)
+        if frame is None:
+            continue
         if name == "scores":
             frame = frame.assign(tags=frame["tags"].map(list))
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.parquet")

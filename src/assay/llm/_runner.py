@@ -17,6 +17,7 @@ import pandas as pd
 from assay._errors import InputError
 from assay.llm._aggregate import summarize, usage
 from assay.llm._cases import Case, cases_sha256, load_cases
+from assay.llm._compare import compare_variants
 from assay.llm._prompts import render_messages
 from assay.llm._score import ERROR, CaseView, Score
 from assay.llm._suite import ProviderSpec, SuiteSpec
@@ -51,6 +52,8 @@ class SuiteResult:
     summary: pd.DataFrame
     usage: pd.DataFrame
     hashes: dict[str, Any] = field(default_factory=dict)
+    #: each candidate variant vs the baseline, paired on the cases (see assay.llm._compare)
+    comparisons: pd.DataFrame | None = None
     seconds: float = 0.0
 
 
@@ -149,5 +152,10 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
                         replicates=spec.bootstrap, seed=spec.seed)
     hashes = {"cases": cases_sha256(cases), "prompts": {p.name: p.sha256 for p in spec.prompts},
               "scorers": {s.label: s.config_hash() for s in scorers}}
-    return SuiteResult(spec, outputs, scores, summary, usage(outputs), hashes,
-                       time.perf_counter() - started)
+    comparisons = None
+    pair = spec.comparison()
+    if pair is not None:
+        comparisons = compare_variants(scores, pair[0], pair[1], samples=spec.samples,
+                                       confidence=spec.confidence)
+    return SuiteResult(spec, outputs, scores, summary, usage(outputs), hashes=hashes,
+                       comparisons=comparisons, seconds=time.perf_counter() - started)

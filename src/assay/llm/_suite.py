@@ -62,6 +62,14 @@ class ProviderSpec(_Strict):
         return self.model or self.name
 
 
+class SuiteCompareSpec(_Strict):
+    """Which variant is the baseline and which are compared with it (paired, on the same cases)."""
+
+    baseline: str | None = None  # default: the first variant
+    candidates: list[str] | None = None  # default: every other variant
+    enabled: bool = True
+
+
 class SuiteSpec(_Strict):
     """A complete LLM evaluation (see ``assay.llm``)."""
 
@@ -78,6 +86,7 @@ class SuiteSpec(_Strict):
     cache: str | bool = ".assay/llm-cache"
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     bootstrap: int = Field(default=1000, ge=100, le=100_000)
+    compare: SuiteCompareSpec = Field(default_factory=SuiteCompareSpec)
 
     @field_validator("scorers")
     @classmethod
@@ -122,6 +131,19 @@ class SuiteSpec(_Strict):
                 raise ValueError(f"judge {raw.get('name') or 'judge'!r}: 'provider' must name one of the "
                                  f"suite's providers ({', '.join(names)}); got {raw.get('provider')!r}")
         return self
+
+    def comparison(self) -> tuple[str, list[str]] | None:
+        """(baseline, candidates) by variant name, or None when there is nothing to compare."""
+        names = [v.name for v in self.variants()]
+        if not self.compare.enabled or len(names) < 2:
+            return None
+        base = self.compare.baseline or names[0]
+        cands = self.compare.candidates or [n for n in names if n != base]
+        unknown = [n for n in [base, *cands] if n not in names]
+        if unknown:
+            raise SpecError(f"compare names unknown variant(s) {', '.join(map(repr, unknown))}; "
+                            f"variants: {', '.join(names)}")
+        return base, [c for c in cands if c != base]
 
     def scorer_configs(self) -> list[Any]:
         """The scorers, rebuilt from their mappings (judges included)."""
