@@ -143,6 +143,11 @@ def test_cli_runs_a_suite_file(tmp_path, cli, monkeypatch) -> None:
     assert summary.query("slice == 'overall' and metric == 'pass_rate'")["value"].iloc[0] == 1.0
     meta = json.loads((tmp_path / "out" / "suite.json").read_text())
     assert len(meta["hashes"]["cases"]) == 64
+    suite["gates"] = [{"rule": "threshold", "metric": "choice.pass_rate", "min": 0.999, "judge": "ci_low"}]
+    (tmp_path / "gated.yaml").write_text(yaml.safe_dump(suite))
+    held = cli("llm", "run", tmp_path / "gated.yaml", "--out", tmp_path / "out2")
+    assert held.code == 1 and "Verdict: HOLD" in held.out  # 6 of 6 pass, but the interval is wide
+    assert json.loads((tmp_path / "out2" / "suite.json").read_text())["verdict"]["decision"] == "hold"
     bad = cli("llm", "run", tmp_path / "missing.yaml")
     assert bad.code == 2 and "suite file not found" in bad.text
 
@@ -237,3 +242,31 @@ def test_paired_comparison_with_samples_runs_over_case_means() -> None:
     assert row["p_value"] == pytest.approx(stats.ttest_rel(per_case["b"], per_case["a"]).pvalue)
     with pytest.raises(SpecError, match="compare names unknown variant"):
         _suite(compare={"baseline": "nope"}).comparison()
+
+
+def test_classical_gate_rules_decide_llm_scores(tmp_path, cli, monkeypatch) -> None:
+    spec, providers, _ = _two_models()
+    gated = spec.model_copy(update={"gates": spec.model_validate({
+        **spec.model_dump(mode="json"), "gates": [
+            {"rule": "non_inferiority", "metric": "choice.pass_rate", "margin": 0.05},
+            {"rule": "threshold", "name": "b is safe", "metric": "choice.pass_rate", "model": "b",
+             "min": 0.99, "judge": "ci_low"},
+            {"rule": "threshold", "name": "b on t2", "metric": "choice.pass_rate", "model": "b",
+             "min": 0.3, "judge": "ci_low", "slices": ["tag=t2"]}]}).gates})
+    res = run_suite(gated, providers=providers)
+    rules = {r.name: r for r in res.verdict.rules}
+    comp = res.comparisons.query("slice == 'overall' and scorer == 'choice' "
+                                 "and metric == 'pass_rate'").iloc[0]
+    ni = rules["choice.pass_rate: candidate no worse than baseline by more than 0.05"]
+    assert ni.status == ("pass" if comp["ci_low"] > -0.05 else "fail" if comp["ci_high"] < -0.05
+                         else "undecided")
+    b = res.summary.query("variant == 'b' and slice == 'overall' and scorer == 'choice' "
+                          "and metric == 'pass_rate'").iloc[0]
+    assert b["ci_low"] < 0.99 and rules["b is safe"].status in ("fail", "undecided")
+    t2 = res.summary.query("variant == 'b' and slice == 'tag=t2' and scorer == 'choice' "
+                           "and metric == 'pass_rate'").iloc[0]
+    assert rules["b on t2"].status == ("pass" if t2["ci_low"] >= 0.3 else "fail")
+    assert res.verdict.decision == "hold" and res.verdict.exit_code == 1
+    with pytest.raises(SpecError, match="metric 'choice.accuracy', which was not computed"):
+        run_suite(spec.model_validate({**spec.model_dump(mode="json"), "gates": [
+            {"rule": "threshold", "metric": "choice.accuracy", "min": 0.5}]}), providers=providers)

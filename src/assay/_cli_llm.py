@@ -92,6 +92,8 @@ def write_suite(result, folder: Path) -> Path:  # type: ignore[no-untyped-def]
             json.dumps(jsonable(frame.to_dict("records")), indent=1, default=str) + "\n", encoding="utf-8")
     meta = {"name": result.spec.name, "spec": result.spec.model_dump(mode="json"), "hashes": result.hashes,
             "seconds": round(result.seconds, 3)}
+    if result.verdict is not None:
+        meta["verdict"] = result.verdict.to_dict()
     (folder / "suite.json").write_text(json.dumps(jsonable(meta), indent=2) + "\n", encoding="utf-8")
     return folder
 
@@ -125,3 +127,8 @@ def run_command(
         return
     print_suite(result)
     console.print(f"Results: {escape(str(folder))}/ (outputs, scores, summary, usage; suite.json)")
+    if result.verdict is not None:
+        from assay.cli import print_verdict
+
+        print_verdict(result)
+        raise typer.Exit(result.verdict.exit_code)

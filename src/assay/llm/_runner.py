@@ -54,6 +54,8 @@ class SuiteResult:
     hashes: dict[str, Any] = field(default_factory=dict)
     #: each candidate variant vs the baseline, paired on the cases (see assay.llm._compare)
     comparisons: pd.DataFrame | None = None
+    #: the gate verdict when the suite has gates
+    verdict: Any = None
     seconds: float = 0.0
 
 
@@ -157,5 +159,12 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
     if pair is not None:
         comparisons = compare_variants(scores, pair[0], pair[1], samples=spec.samples,
                                        confidence=spec.confidence)
+    verdict = None
+    if spec.gates:
+        from assay.llm._gates import gate_suite
+
+        names = [v.name for v in variants]
+        verdict = gate_suite(spec.gates, summary, comparisons, names, pair[0] if pair else None,
+                             pair[1] if pair else [], spec.confidence, spec.min_cases)
     return SuiteResult(spec, outputs, scores, summary, usage(outputs), hashes=hashes,
-                       comparisons=comparisons, seconds=time.perf_counter() - started)
+                       comparisons=comparisons, seconds=time.perf_counter() - started, verdict=verdict)

@@ -87,6 +87,18 @@ class SuiteSpec(_Strict):
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     bootstrap: int = Field(default=1000, ge=100, le=100_000)
     compare: SuiteCompareSpec = Field(default_factory=SuiteCompareSpec)
+    #: release gate rules on the suite's scores (see assay.llm._gates): metric is
+    #: "<scorer>.pass_rate" or "<scorer>.mean", model/candidate a variant name
+    gates: list[Any] = Field(default_factory=list)
+    #: slices (tags) with fewer ok scores are skipped by the gates and listed
+    min_cases: int = Field(default=1, ge=1)
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _gate_rules(cls, v: Any) -> Any:
+        from assay.gates import parse_rules
+
+        return parse_rules(v)
 
     @field_validator("scorers")
     @classmethod
