@@ -270,3 +270,42 @@ def test_classical_gate_rules_decide_llm_scores(tmp_path, cli, monkeypatch) -> N
     with pytest.raises(SpecError, match="metric 'choice.accuracy', which was not computed"):
         run_suite(spec.model_validate({**spec.model_dump(mode="json"), "gates": [
             {"rule": "threshold", "metric": "choice.accuracy", "min": 0.5}]}), providers=providers)
+
+
+def test_usage_against_numpy() -> None:
+    def costly(request):
+        i = int(request.messages[-1]["content"].split()[-1])
+        return {"text": "Answer: A", "prompt_tokens": 10 + i, "completion_tokens": i % 3, "cost": 0.001 * i}
+
+    res = run_suite(_suite(params={}, prompts=[{"name": "plain"}]), providers={"fake": CallableChat(costly)})
+    u = res.usage.iloc[0]
+    out = res.outputs
+    assert (u["calls"], u["errors"], u["cached"]) == (10, 0, 0)
+    assert u["prompt_tokens"] == sum(10 + i for i in range(10))
+    assert u["completion_tokens"] == sum(i % 3 for i in range(10))
+    assert u["cost"] == pytest.approx(0.001 * sum(range(10)))
+    assert u["latency_p50"] == pytest.approx(np.percentile(out["latency_s"], 50))
+    assert u["latency_p95"] == pytest.approx(np.percentile(out["latency_s"], 95))
+
+
+def test_case_clustered_interval_matches_the_cluster_robust_standard_error() -> None:
+    """With several samples per case, the bootstrap over cases must give the width of the
+    cluster-robust normal interval (sd of case means / sqrt(cases)), not of the row count."""
+    import pandas as pd
+
+    from assay.llm._aggregate import summarize
+
+    rng = np.random.default_rng(3)
+    cases = np.repeat([f"c{i}" for i in range(200)], 5)
+    case_effect = np.repeat(rng.normal(0, 1, 200), 5)
+    values = case_effect + rng.normal(0, 0.2, cases.size)
+    scores = pd.DataFrame({"variant": "v", "case_id": cases, "sample": np.tile(range(5), 200),
+                           "tags": [()] * cases.size, "scorer": "s", "value": values, "passed": None,
+                           "status": "ok", "reason": ""})
+    row = summarize(scores, samples=5, confidence=0.95, replicates=4000, seed=0).iloc[0]
+    means = pd.Series(values).groupby(cases).mean()
+    se = means.std(ddof=1) / np.sqrt(means.size)
+    assert row["method"] == "cluster bootstrap (cases)"
+    assert (row["ci_high"] - row["ci_low"]) == pytest.approx(2 * stats.norm.ppf(0.975) * se, rel=0.08)
+    naive = values.std(ddof=1) / np.sqrt(values.size)  # rows as if independent: far too narrow
+    assert (row["ci_high"] - row["ci_low"]) > 1.8 * (2 * stats.norm.ppf(0.975) * naive)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from _browser import ARGS, chromium, playwright
+from _browser import assert_charts_drawn, open_page
 
 from assay.monitor._result import (
     ALERT_COLUMNS,
@@ -583,40 +583,22 @@ def test_size_50_columns_365_windows() -> None:
 
 
 def test_monitor_report_in_chromium(tmp_path: Path, result: MonitorResult) -> None:
-    executable = chromium()
-    sync_playwright = playwright()
     path = tmp_path / "monitor.html"
     path.write_text(render_monitor_html(result), encoding="utf-8")
-    errors: list[str] = []
-    requested: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}")
-                    if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-            page.on("request", lambda r: requested.append(r.url))
-            page.goto(path.as_uri(), wait_until="load")
-            charts = page.locator("svg.chart")
-            expected = 1 + 2 + result.drift.column.nunique() + 1  # volume, metrics, drift, missing
-            assert charts.count() == expected
-            for i in range(charts.count()):
-                box = charts.nth(i).bounding_box()
-                assert box is not None and box["width"] > 150 and box["height"] > 60, (i, box)
-            banner = page.locator(".banner.hold")
-            assert banner.is_visible() and "ALERT" in banner.inner_text()
-            assert page.locator("tr.alert-row").count() == len(result.alerts)
-            assert page.get_by_text(XSS).first.is_visible()  # the column name, as text
-            assert page.evaluate("document.scripts.length") == 0
-            assert page.evaluate("window.__pwned === undefined")
-            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "monitor.png"), full_page=True)
-        finally:
-            browser.close()
-    assert not errors, errors
-    assert all(u.startswith("file://") for u in requested), requested
+    with open_page(path) as (page, log):
+        expected = 1 + 2 + result.drift.column.nunique() + 1  # volume, metrics, drift, missing
+        assert assert_charts_drawn(page) == expected
+        banner = page.locator(".banner.hold")
+        assert banner.is_visible() and "ALERT" in banner.inner_text()
+        assert page.locator("tr.alert-row").count() == len(result.alerts)
+        assert page.get_by_text(XSS).first.is_visible()  # the column name, as text
+        assert page.evaluate("document.scripts.length") == 0
+        assert page.evaluate("window.__pwned === undefined")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "monitor.png"), full_page=True)
+    assert not log.errors, log.errors
+    assert all(u.startswith("file://") for u in log.requested), log.requested
 
 
 # ---------------------------------------------------------------------------- end to end

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _browser import ARGS, chromium, playwright
+from _browser import assert_charts_drawn, open_page
 from scipy.special import expit
 
 import assay
@@ -57,64 +57,43 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, assay.Evalua
 
 
 def test_report_in_chromium(report: tuple[Path, assay.EvaluationResult, Path]) -> None:
-    executable = chromium()
-    sync_playwright = playwright()
     page_path, result, data = report
-    errors: list[str] = []
-    failed: list[str] = []
-    requested: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}")
-                    if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-            page.on("requestfailed", lambda r: failed.append(f"{r.url} ({r.failure})"))
-            page.on("request", lambda r: requested.append(r.url))
-            page.goto(page_path.as_uri(), wait_until="load")
+    with open_page(page_path) as (page, log):
+        v = result.verdict
+        assert v is not None
+        css = {"ship": "ship", "ship_with_guardrails": "guardrails", "hold": "hold"}[v.decision]
+        banner = page.locator(f".banner.{css}")
+        assert banner.is_visible() and v.headline in banner.inner_text()
+        colour = banner.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert colour not in ("", "transparent", "rgba(0, 0, 0, 0)"), colour
+        assert page.locator("table.rules tr.rule").count() == len(v.rules)
 
-            v = result.verdict
-            assert v is not None
-            css = {"ship": "ship", "ship_with_guardrails": "guardrails", "hold": "hold"}[v.decision]
-            banner = page.locator(f".banner.{css}")
-            assert banner.is_visible() and v.headline in banner.inner_text()
-            colour = banner.evaluate("e => getComputedStyle(e).backgroundColor")
-            assert colour not in ("", "transparent", "rgba(0, 0, 0, 0)"), colour
-            assert page.locator("table.rules tr.rule").count() == len(v.rules)
+        assert assert_charts_drawn(page) >= 2 + 1 + 2 + 3 + 3  # curves, reliability, confusion, forests
 
-            charts = page.locator("svg.chart")
-            assert charts.count() >= 2 + 1 + 2 + 3 + 3  # curves, reliability, confusion, forests
-            for i in range(charts.count()):
-                box = charts.nth(i).bounding_box()
-                assert box is not None and box["width"] > 150 and box["height"] > 60, (i, box)
+        overall = result.table[result.table.slice == "overall"]
+        rows = page.locator("table.metrics tbody tr")
+        assert rows.count() == overall.metric.nunique()
+        auc = result.row("roc_auc", "base")
+        auc_row = page.locator('table.metrics tr[data-metric="roc_auc"]').inner_text()
+        assert f"{auc['value']:.3f}" in auc_row
+        assert f"[{auc['ci_low']:.3f}, {auc['ci_high']:.3f}]" in auc_row
 
-            overall = result.table[result.table.slice == "overall"]
-            rows = page.locator("table.metrics tbody tr")
-            assert rows.count() == overall.metric.nunique()
-            auc = result.row("roc_auc", "base")
-            auc_row = page.locator('table.metrics tr[data-metric="roc_auc"]').inner_text()
-            assert f"{auc['value']:.3f}" in auc_row
-            assert f"[{auc['ci_low']:.3f}, {auc['ci_high']:.3f}]" in auc_row
+        digest = hashlib.sha256(data.read_bytes()).hexdigest()
+        assert page.locator("td.sha", has_text=digest).is_visible()
 
-            digest = hashlib.sha256(data.read_bytes()).hexdigest()
-            assert page.locator("td.sha", has_text=digest).is_visible()
+        # data shown as text, never run or loaded
+        assert page.get_by_text(f"region={XSS}").first.is_visible()
+        assert page.evaluate("document.scripts.length") == 0
+        assert page.evaluate("document.images.length") == 0
+        assert page.evaluate("window.__pwned === undefined")
+        assert page.locator("h1").inner_text() == "assay report: browser <check>"
 
-            # data shown as text, never run or loaded
-            assert page.get_by_text(f"region={XSS}").first.is_visible()
-            assert page.evaluate("document.scripts.length") == 0
-            assert page.evaluate("document.images.length") == 0
-            assert page.evaluate("window.__pwned === undefined")
-            assert page.locator("h1").inner_text() == "assay report: browser <check>"
+        # the layout fits the window: nothing wider than the viewport
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
 
-            # the layout fits the window: nothing wider than the viewport
-            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
-        finally:
-            browser.close()
-    assert not errors, errors
-    assert not failed, failed
-    assert all(u.startswith("file://") for u in requested), requested
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    assert not log.errors, log.errors
+    assert not log.failed, log.failed
+    assert all(u.startswith("file://") for u in log.requested), log.requested
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000

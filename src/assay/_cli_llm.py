@@ -9,16 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assay._cli_tables import progress_bar
 from assay._errors import InputError
-from assay._json import jsonable
+from assay._json import jsonable, write_table
 
 console = Console(stderr=False)
 err = Console(stderr=True)
@@ -87,9 +85,7 @@ def write_suite(result, folder: Path) -> Path:  # type: ignore[no-untyped-def]
             continue
         if name == "scores":
             frame = frame.assign(tags=frame["tags"].map(list))
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.parquet")
-        (folder / f"{name}.json").write_text(
-            json.dumps(jsonable(frame.to_dict("records")), indent=1, default=str) + "\n", encoding="utf-8")
+        write_table(frame, folder, name)
     meta = {"name": result.spec.name, "spec": result.spec.model_dump(mode="json"), "hashes": result.hashes,
             "seconds": round(result.seconds, 3)}
     if result.verdict is not None:
@@ -112,12 +108,8 @@ def run_command(
 
     spec = load_suite(suite)
     target = out or Path("runs") / f"{spec.name}-llm-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=err, transient=True, disable=quiet) as bar:
-        task_id = bar.add_task("starting", total=1)
-        result = run_suite(spec, suite.resolve().parent,
-                           progress=lambda s, d, t: bar.update(task_id, description=s, completed=d,
-                                                               total=max(t, 1)))
+    with progress_bar(err, quiet) as progress:
+        result = run_suite(spec, suite.resolve().parent, progress=progress)
     try:
         folder = write_suite(result, target)
     except OSError as exc:

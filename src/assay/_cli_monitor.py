@@ -11,9 +11,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assay._cli_tables import command_store, progress_bar
 from assay._errors import InputError
 
 console = Console(stderr=False)
@@ -83,25 +83,13 @@ def monitor_command(
     run store with unchanged rows and labels are not computed again."""
     from assay.monitor import load_monitor_spec, run_monitor
     from assay.monitor._result import exit_code
-    from assay.store import open_store
 
     spec_obj = load_monitor_spec(spec)
     base = spec.resolve().parent
-    run_store = None
-    if not no_store and spec_obj.store is not False:
-        location = store
-        if location is None and isinstance(spec_obj.store, str):
-            location = spec_obj.store if "://" in spec_obj.store else str(base / spec_obj.store)
-        run_store = open_store(location)
+    run_store = command_store(store, no_store, spec_obj.store, base)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = out or Path("runs") / f"{spec_obj.name}-monitor-{stamp}"
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=err, transient=True, disable=quiet) as bar:
-        task_id = bar.add_task("starting", total=1)
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.update(task_id, description=stage, completed=done, total=max(total, 1))
-
+    with progress_bar(err, quiet) as progress:
         result = run_monitor(spec_obj, base, store=run_store, progress=progress)
     try:
         folder = result.write(target)

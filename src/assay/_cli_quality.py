@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from assay._cli_tables import store_location
 from assay._errors import InputError
 
 if TYPE_CHECKING:
@@ -84,9 +85,7 @@ def _store(location: str | None, no_store: bool, spec: EvalSpec, base_dir: Path)
 
     if no_store or spec.store is False:
         return None
-    if location is None and isinstance(spec.store, str):
-        location = spec.store if "://" in spec.store else str(base_dir / spec.store)
-    url = store_url(location)
+    url = store_url(store_location(location, spec.store, base_dir))
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         console.print(f"[dim]No run store at {escape(url.removeprefix('sqlite:///'))}: the schema check "
                       "has no stored data card to compare with.[/]")

@@ -16,14 +16,13 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from assay._cli_llm import llm_app
 from assay._cli_monitor import monitor_command
 from assay._cli_quality import check_command, print_quality
 from assay._cli_store import card_command, datasets_command, rerun_command, runs_app
-from assay._cli_tables import _ci, _fmt, metric_table
+from assay._cli_tables import _ci, _fmt, command_store, metric_table, progress_bar
 from assay._errors import AssayError, InputError
 from assay.metrics import get_task, task_names
 from assay.report._summary import delta_tone, format_p, short_method
@@ -105,23 +104,13 @@ def evaluate(
     with guardrails, 1 hold). The run is recorded in the run store."""
     from assay._evaluate import evaluate_spec
     from assay.api import prepare
-    from assay.store import open_store, record_evaluation
+    from assay.store import record_evaluation
 
     spec_obj, base_dir, _ = prepare(spec, **({"engine": engine} if engine else {}))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = out or Path("runs") / f"{spec_obj.name}-{stamp}"
-    run_store = None
-    if not no_store and spec_obj.store is not False:
-        location = store
-        if location is None and isinstance(spec_obj.store, str):
-            location = spec_obj.store if "://" in spec_obj.store else str(base_dir / spec_obj.store)
-        run_store = open_store(location)  # before the work: a store that cannot open fails fast
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=err, transient=True, disable=quiet) as bar:
-        task_id = bar.add_task("starting", total=1)
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.update(task_id, description=stage, completed=done, total=max(total, 1))
+    run_store = command_store(store, no_store, spec_obj.store, base_dir)
+    with progress_bar(err, quiet) as progress:
 
         def run() -> EvaluationResult:
             return evaluate_spec(spec_obj, base_dir, exclude_invalid=exclude_invalid, progress=progress,

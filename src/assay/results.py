@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -12,13 +11,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
-from assay._json import jsonable
+from assay._json import jsonable, write_table
 from assay.gates import GateTables, Verdict
 from assay.spec import EvalSpec
 
@@ -47,14 +44,6 @@ def _version(pkg: str) -> str:
 def package_versions() -> dict[str, str]:
     """Versions of assay and the packages that decide its numbers (recorded with every run)."""
     return {p: _version(p) for p in PACKAGES}
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 @dataclass
@@ -172,24 +161,16 @@ class EvaluationResult:
         one Parquet and JSON file per analysis table and analyses.json (their chart data)."""
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
-        pq.write_table(self.to_arrow(), out / "results.parquet")
-        records = [{k: _clean(v) for k, v in r.items()} for r in self.table.to_dict("records")]
-        (out / "results.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+        write_table(self.table, out, "results", arrow=self.to_arrow())
         (out / "excluded.json").write_text(json.dumps(self.excluded, indent=2) + "\n", encoding="utf-8")
         manifest = self.manifest()
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         (out / "spec.yaml").write_text(yaml.safe_dump(self.replayable_spec(), sort_keys=False),
                                        encoding="utf-8")
         if self.comparisons is not None:
-            pq.write_table(pa.Table.from_pandas(self.comparisons, preserve_index=False),
-                           out / "comparisons.parquet")
-            comp = [{k: _clean(v) for k, v in r.items()} for r in self.comparisons.to_dict("records")]
-            (out / "comparisons.json").write_text(json.dumps(comp, indent=1) + "\n", encoding="utf-8")
+            write_table(self.comparisons, out, "comparisons")
         for name, frame in self.analyses.items():
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out / f"{name}.parquet")
-            rows = [{k: _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
-            (out / f"{name}.json").write_text(json.dumps(rows, indent=1, default=str) + "\n",
-                                              encoding="utf-8")
+            write_table(frame, out, name)
         if self.analysis_charts:
             (out / "analyses.json").write_text(
                 json.dumps(jsonable(self.analysis_charts)) + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import (
@@ -549,26 +549,43 @@ def _format_validation_error(exc: ValidationError, source: str, root: type[BaseM
     return "\n".join(lines)
 
 
-def parse_spec(raw: dict[str, Any], source: str = "spec") -> EvalSpec:
-    """Validate a spec mapping; raise :class:`SpecError` naming each bad key path."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_mapping(model: type[M], raw: Any, source: str, what: str,
+                     tags: dict[str, type[BaseModel]] | None = None) -> M:
+    """Validate a YAML mapping as ``model`` (the evaluation spec, a monitor, a suite); raise
+    :class:`SpecError` naming each bad key path, with the allowed keys for unknown ones.
+    ``tags`` maps the tags of discriminated unions inside it to their models."""
     if not isinstance(raw, dict):
-        raise SpecError(f"{source}: the spec must be a mapping of keys, got {type(raw).__name__}")
+        raise SpecError(f"{source}: {what} must be a mapping of keys, got {type(raw).__name__}")
     try:
-        return EvalSpec.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(_format_validation_error(exc, source)) from None
+        raise SpecError(_format_validation_error(exc, source, root=model, tags=tags)) from None
 
 
-def load_spec(path: str | Path) -> EvalSpec:
-    """Read and validate a YAML spec file."""
+def read_yaml(path: str | Path, not_found: str) -> tuple[Path, Any]:
+    """A YAML file's path and content; a missing file says ``not_found``, bad YAML names the
+    line and column."""
     p = Path(path)
     if not p.is_file():
-        raise SpecError(f"{p}: spec file not found; pass the path to an evaluation YAML file")
+        raise SpecError(f"{p}: {not_found}")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        return p, yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(f"{p}: malformed YAML{where}: {problem}. Fix the YAML syntax.") from None
+
+
+def parse_spec(raw: dict[str, Any], source: str = "spec") -> EvalSpec:
+    """Validate a spec mapping; raise :class:`SpecError` naming each bad key path."""
+    return validate_mapping(EvalSpec, raw, source, "the spec")
+
+
+def load_spec(path: str | Path) -> EvalSpec:
+    """Read and validate a YAML spec file."""
+    p, raw = read_yaml(path, "spec file not found; pass the path to an evaluation YAML file")
     return parse_spec(raw, source=str(p))

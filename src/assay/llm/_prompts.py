@@ -21,8 +21,19 @@ from assay._errors import InputError
 from assay.llm._cases import ROLES, Case
 from assay.llm.providers._types import canonical_json
 
-_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                            autoescape=False)
+#: the one template environment of suites and judges: sandboxed (no attribute tricks), and an
+#: undefined variable is an error, never an empty string
+TEMPLATES = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
+                                 autoescape=False)
+
+
+def syntax_error(text: str) -> str | None:
+    """Why ``text`` is not a valid template ("template syntax error at line N: ..."), or None."""
+    try:
+        TEMPLATES.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        return f"template syntax error at line {exc.lineno}: {exc.message}"
+    return None
 
 
 class MessageTemplate(BaseModel):
@@ -53,12 +64,9 @@ class PromptSpec(BaseModel):
         if self.template is not None and self.messages is not None:
             raise ValueError(f"prompt {self.name!r}: give 'template' (the user turn) or 'messages', not both")
         for text in [self.system, self.template, *(m.content for m in self.messages or [])]:
-            if text is not None:
-                try:
-                    _ENV.parse(text)
-                except jinja2.TemplateSyntaxError as exc:
-                    raise ValueError(f"prompt {self.name!r}: template syntax error at line {exc.lineno}: "
-                                     f"{exc.message}") from None
+            problem = None if text is None else syntax_error(text)
+            if problem:
+                raise ValueError(f"prompt {self.name!r}: {problem}")
         return self
 
     @property
@@ -75,7 +83,7 @@ def _variables(case: Case) -> dict[str, Any]:
 
 def _render(text: str, variables: dict[str, Any], prompt: str, case: Case) -> str:
     try:
-        return _ENV.from_string(text).render(**variables)
+        return TEMPLATES.from_string(text).render(**variables)
     except jinja2.UndefinedError as exc:
         raise InputError(f"prompt {prompt!r}, case {case.id!r}: {exc.message}; add it to the case "
                          "(input, expected, context, tags or vars) or fix the template") from None

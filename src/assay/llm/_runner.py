@@ -101,24 +101,27 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
     cache = None if spec.cache is False else ResponseCache(
         base / (spec.cache if isinstance(spec.cache, str) else ".assay/llm-cache"))
     jobs: list[tuple[str, Case, int, ChatRequest]] = []
+    by_provider: dict[str, list[int]] = {}  # provider -> positions of its jobs
     for variant in variants:
         for case in cases:
             messages = render_messages(variant.prompt, case)
             for sample in range(spec.samples):
                 params = dict(variant.params)
                 params["seed"] = int(params.get("seed", spec.seed)) + sample
+                by_provider.setdefault(variant.provider.name, []).append(len(jobs))
                 jobs.append((variant.name, case, sample,
                              ChatRequest(variant.provider.model_name, messages, params)))
+    clients = dict(providers or {})
+
+    def client_of(name: str) -> Any:
+        """One client per provider, shared by its variants and judges."""
+        if name not in clients:
+            clients[name] = make_provider(next(p for p in spec.providers if p.name == name))
+        return clients[name]
+
     answers: dict[int, ChatResult] = {}
-    by_provider: dict[str, list[int]] = {}
-    for i, (name, _, _, _) in enumerate(jobs):
-        provider = next(v.provider for v in variants if v.name == name)
-        by_provider.setdefault(provider.name, []).append(i)
-    made = providers or {}
     for pname, idx in by_provider.items():
-        pspec = next(p for p in spec.providers if p.name == pname)
-        client = made.get(pname) or make_provider(pspec)
-        got = complete_cached(client, [jobs[i][3] for i in idx], cache,
+        got = complete_cached(client_of(pname), [jobs[i][3] for i in idx], cache,
                               progress=lambda d, t, pname=pname: report(f"asking {pname}", d, t))
         answers.update(zip(idx, got, strict=True))
     views = [CaseView(case.id, answers[i].text if answers[i].status == "ok" else None, case.expected,
@@ -127,10 +130,8 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
     judged: dict[str, list[Score]] = {}
     for scorer in scorers:
         if isinstance(scorer, JudgeConfig):
-            pspec = next(p for p in spec.providers if p.name == scorer.provider)
-            client = made.get(pspec.name) or make_provider(pspec)
             judged[scorer.label] = judge_cases(
-                scorer, views, client, cache,
+                scorer, views, client_of(scorer.provider), cache,
                 progress=lambda d, t, name=scorer.label: report(f"judging ({name})", d, t))
     out_rows, score_rows = [], []
     for i, (vname, case, sample, request) in enumerate(jobs):

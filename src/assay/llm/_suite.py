@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from assay._errors import SpecError
 from assay.llm._prompts import PromptSpec
@@ -203,18 +202,7 @@ def build_scorer(raw: dict[str, Any]) -> Any:
 
 def load_suite(path: str | Path) -> SuiteSpec:
     """Read and validate a suite YAML file; errors name the key path."""
-    from assay.spec import _format_validation_error
+    from assay.spec import read_yaml, validate_mapping
 
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"{p}: suite file not found; pass the path to a suite YAML file")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{p}: malformed YAML: {exc}. Fix the YAML syntax.") from None
-    if not isinstance(raw, dict):
-        raise SpecError(f"{p}: a suite is a mapping of keys, got {type(raw).__name__}")
-    try:
-        return SuiteSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise SpecError(_format_validation_error(exc, str(p), root=SuiteSpec)) from None
+    p, raw = read_yaml(path, "suite file not found; pass the path to a suite YAML file")
+    return validate_mapping(SuiteSpec, raw, str(p), "a suite")

@@ -243,7 +243,7 @@ def _performance(spec: MonitorSpec, table: pa.Table, code: str, metas: list[Any]
     """The engine's metrics with intervals on each window's labelled rows."""
     from assay._evaluate import evaluate_spec
     from assay.quality import QualitySpec
-    from assay.spec import CompareSpec, EvalSpec, ModelSpec
+    from assay.spec import CompareSpec, EvalSpec, ModelSpec, PrivacySpec
 
     metrics = spec.metrics or DEFAULT_METRICS[spec.task]
     # the window's rows go in as a two-column table: label and prediction
@@ -253,7 +253,8 @@ def _performance(spec: MonitorSpec, table: pa.Table, code: str, metas: list[Any]
                      models=[model], threshold=spec.threshold, metrics=metrics,
                      confidence=spec.confidence, seed=spec.seed, bootstrap=spec.bootstrap,
                      min_slice_size=spec.min_window_rows, compare=CompareSpec(enabled=False),
-                     store=False, quality=QualitySpec(enabled=False))  # two columns: nothing to check
+                     store=False, quality=QualitySpec(enabled=False),  # two columns: nothing to check
+                     privacy=PrivacySpec(examples=0))  # a window's table shows no example rows
     rows: list[dict[str, Any]] = []
     codes = table.column(code).to_numpy()
     labelled = ~np.asarray(table.column(LABEL).is_null())

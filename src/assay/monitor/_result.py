@@ -5,17 +5,13 @@ window in the run store)."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from assay._json import jsonable
+from assay._json import jsonable, write_table
 
 #: one row per window. ``role``: reference (defines the normal variation) or analysis;
 #: ``computed``: new, recomputed (its rows or labels changed) or stored (read back)
@@ -36,22 +32,6 @@ ALERT_COLUMNS = ["rule", "kind", "severity", "window", "start", "target", "stati
 
 #: alert severities -> exit code: 0 nothing fired, 3 only warnings, 1 an alert
 ALERT, WARN = "alert", "warn"
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for r in frame.to_dict("records"):
-        row = {}
-        for k, v in r.items():
-            if isinstance(v, np.generic):
-                v = v.item()
-            if isinstance(v, float) and not math.isfinite(v):
-                v = None
-            if isinstance(v, pd.Timestamp):
-                v = v.isoformat()
-            row[k] = v
-        out.append(row)
-    return out
 
 
 @dataclass
@@ -80,10 +60,7 @@ class MonitorResult:
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         for name in ("windows", "drift", "performance", "alerts"):
-            frame: pd.DataFrame = getattr(self, name)
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out / f"{name}.parquet")
-            (out / f"{name}.json").write_text(json.dumps(_records(frame), indent=1, default=str) + "\n",
-                                              encoding="utf-8")
+            write_table(getattr(self, name), out, name)
         meta = {"name": self.spec.name, "excluded": self.excluded, "exit_code": self.exit_code,
                 "extra": jsonable(self.extra)}
         (out / "monitor.json").write_text(json.dumps(meta, indent=2, default=str) + "\n",

@@ -7,10 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from assay._errors import SpecError
 from assay.drift import DriftConfig
 
 
@@ -239,24 +237,16 @@ class MonitorSpec(_Strict):
 
 def load_monitor_spec(path: str | Path) -> MonitorSpec:
     """Read and validate a monitor YAML file; errors name each bad key path."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"{p}: monitor spec not found; pass the path to a monitor YAML file")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{p}: malformed YAML: {exc}. Fix the YAML syntax.") from None
+    from assay.spec import read_yaml
+
+    p, raw = read_yaml(path, "monitor spec not found; pass the path to a monitor YAML file")
     return parse_monitor_spec(raw, str(p))
 
 
 def parse_monitor_spec(raw: Any, source: str = "monitor spec") -> MonitorSpec:
-    from assay.spec import _format_validation_error
+    """Validate a monitor mapping; errors name each bad key path, alert rules included."""
+    from assay.spec import validate_mapping
 
-    if not isinstance(raw, dict):
-        raise SpecError(f"{source}: a monitor spec is a mapping of keys, got {type(raw).__name__}")
-    try:
-        return MonitorSpec.model_validate(raw)
-    except ValidationError as exc:
-        tags = {"drift": DriftAlert, "performance": PerformanceAlert, "volume": VolumeAlert,
-                "missing": MissingAlert}
-        raise SpecError(_format_validation_error(exc, source, root=MonitorSpec, tags=tags)) from None
+    tags = {"drift": DriftAlert, "performance": PerformanceAlert, "volume": VolumeAlert,
+            "missing": MissingAlert}
+    return validate_mapping(MonitorSpec, raw, source, "a monitor spec", tags)

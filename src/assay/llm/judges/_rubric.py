@@ -29,20 +29,30 @@ from difflib import get_close_matches
 from typing import Any, Literal
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from assay._errors import InputError, SpecError
+from assay.llm._prompts import TEMPLATES, syntax_error
 from assay.llm.providers._types import canonical_json
 
 #: bumped whenever the parsing rules change: scores parsed under other rules are not comparable
 PARSER_VERSION = 1
 RAW_LIMIT = 2000  # characters of a raw judge reply kept in Score.details
 
-_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 DEFAULT_SYSTEM = ("You are a strict, impartial evaluator. Judge only against the rubric. "
                   "Reply with a single JSON object and nothing else.")
+
+#: the end of both judge templates: the reference and context when present, then the answer rules
+_TAIL = """{% if expected is not none %}
+## Reference answer
+{{ expected }}
+{% endif %}{% if context %}
+## Context documents
+{% for doc in context %}[{{ doc.id }}] {{ doc.text }}
+{% endfor %}{% endif %}
+## Your answer
+{{ instructions }}"""
 
 DEFAULT_TEMPLATE = """## Rubric
 {{ rubric }}
@@ -52,15 +62,7 @@ DEFAULT_TEMPLATE = """## Rubric
 {% endif %}
 ## Output to evaluate
 {{ output }}
-{% if expected is not none %}
-## Reference answer
-{{ expected }}
-{% endif %}{% if context %}
-## Context documents
-{% for doc in context %}[{{ doc.id }}] {{ doc.text }}
-{% endfor %}{% endif %}
-## Your answer
-{{ instructions }}"""
+""" + _TAIL
 
 DEFAULT_PAIRWISE_TEMPLATE = """## Rubric
 {{ rubric }}
@@ -73,15 +75,7 @@ DEFAULT_PAIRWISE_TEMPLATE = """## Rubric
 
 ## Output B
 {{ output_b }}
-{% if expected is not none %}
-## Reference answer
-{{ expected }}
-{% endif %}{% if context %}
-## Context documents
-{% for doc in context %}[{{ doc.id }}] {{ doc.text }}
-{% endfor %}{% endif %}
-## Your answer
-{{ instructions }}"""
+""" + _TAIL
 
 RETRY_TEXT = ("Your reply was invalid: {error}. Reply again with only the JSON object {shape} and nothing "
               "else (attempt {attempt} of {total}).")
@@ -172,12 +166,9 @@ class _JudgeBase(BaseModel):
     @model_validator(mode="after")
     def _templates_parse(self) -> _JudgeBase:
         for what, text in (("system", self.system), ("template", self.template)):
-            if text is not None:
-                try:
-                    _ENV.parse(text)
-                except jinja2.TemplateSyntaxError as exc:
-                    raise ValueError(f"{what}: template syntax error at line {exc.lineno}: "
-                                     f"{exc.message}") from None
+            problem = None if text is None else syntax_error(text)
+            if problem:
+                raise ValueError(f"{what}: {problem}")
         return self
 
     # --- filled in by the subclasses -------------------------------------------------------------
@@ -244,7 +235,7 @@ class _JudgeBase(BaseModel):
             if text is None:
                 continue
             try:
-                out.append({"role": role, "content": _ENV.from_string(text).render(**variables)})
+                out.append({"role": role, "content": TEMPLATES.from_string(text).render(**variables)})
             except jinja2.UndefinedError as exc:
                 raise InputError(f"judge {self.label!r}, {item}: {exc.message} in its {role} template; the "
                                  f"variables are {', '.join(sorted(variables))}") from None
