@@ -110,7 +110,7 @@ def test_suite_errors_name_the_key() -> None:
         _suite(scorers=[{"kind": "choise"}])
     with pytest.raises(ValueError, match="provider names must be unique; repeated: a"):
         _suite(providers=[{"name": "a", "callable": "m:f"}, {"name": "a", "callable": "m:g"}])
-    with pytest.raises(ValueError, match="give 'base_url'.*or 'callable'"):
+    with pytest.raises(ValueError, match="give exactly one of 'base_url'.*'callable'.*'gguf'"):
         _suite(providers=[{"name": "a", "callable": "m:f", "base_url": "http://x"}])
     with pytest.raises(ValueError, match="scorer names must be unique"):
         _suite(scorers=[{"kind": "exact"}, {"kind": "exact"}])

@@ -3,7 +3,6 @@ the summary with intervals, and write outputs, scores, summary and usage to a fo
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,6 @@ from rich.table import Table
 
 from assay._cli_tables import progress_bar
 from assay._errors import InputError
-from assay._json import jsonable, write_table
 
 console = Console(stderr=False)
 err = Console(stderr=True)
@@ -76,22 +74,40 @@ def print_suite(result) -> None:  # type: ignore[no-untyped-def]
         console.print(ct)
 
 
-def write_suite(result, folder: Path) -> Path:  # type: ignore[no-untyped-def]
-    """outputs, scores, summary and usage as Parquet and JSON, and suite.json (hashes)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("outputs", "scores", "summary", "usage", "comparisons"):
-        frame: pd.DataFrame | None = getattr(result, name)
-        if frame is None:
-            continue
-        if name == "scores":
-            frame = frame.assign(tags=frame["tags"].map(list))
-        write_table(frame, folder, name)
-    meta = {"name": result.spec.name, "spec": result.spec.model_dump(mode="json"), "hashes": result.hashes,
-            "seconds": round(result.seconds, 3)}
-    if result.verdict is not None:
-        meta["verdict"] = result.verdict.to_dict()
-    (folder / "suite.json").write_text(json.dumps(jsonable(meta), indent=2) + "\n", encoding="utf-8")
-    return folder
+def print_tradeoffs(result) -> None:  # type: ignore[no-untyped-def]
+    """Quality x cost x latency per variant and scorer, the Pareto front marked."""
+    t = result.tradeoffs
+    if t is None or t.empty or len(dict.fromkeys(t["variant"])) < 2:
+        return
+    table = Table(title="Quality x cost x latency (* on the Pareto front)", title_justify="left")
+    for col in ("variant", "scorer", "quality (CI)", "cost/case (CI)", "latency p50 (CI)", "p95 (CI)"):
+        table.add_column(col, justify="left" if col in ("variant", "scorer") else "right")
+
+    def cell(v: float, lo: float, hi: float, digits: int = 3) -> str:
+        if not math.isfinite(v):
+            return "—"
+        ci = f" ({lo:.{digits}f}, {hi:.{digits}f})" if math.isfinite(lo) and math.isfinite(hi) else ""
+        return f"{v:.{digits}f}{ci}"
+
+    for r in t.itertuples():
+        table.add_row(("* " if r.pareto else "") + escape(r.variant), escape(r.scorer),
+                      cell(r.quality, r.quality_low, r.quality_high),
+                      cell(r.cost_per_case, r.cost_low, r.cost_high, 5),
+                      cell(r.latency_p50, r.p50_low, r.p50_high, 2), cell(r.latency_p95, r.p95_low, r.p95_high, 2))
+    console.print(table)
+
+
+def print_comparability(result) -> None:  # type: ignore[no-untyped-def]
+    """Whether this run is comparable with the suite's previous recorded run, and what changed."""
+    c = result.comparability
+    if not c:
+        return
+    if not c["comparable"]:
+        console.print(f"[bold red]NOT COMPARABLE[/] with the previous run {c['previous_run']}: a judge changed")
+    elif c["changes"]:
+        console.print(f"Changed since the previous run {c['previous_run']}:")
+    for ch in c["changes"]:
+        console.print(f"  {'[red]![/]' if ch['breaks'] else '-'} {escape(ch['note'])}")
 
 
 @llm_app.command("run")
@@ -99,26 +115,47 @@ def run_command(
     suite: Path = typer.Argument(..., help="Suite (YAML)."),
     out: Path | None = typer.Option(None, "--out", "-o",
                                     help="Folder (default: runs/<name>-llm-<UTC time>)."),
+    store: str | None = typer.Option(None, help="Run store: a path or database URL (default: the "
+                                                "suite's 'store', $ASSAY_STORE or .assay/runs.db)."),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not record the run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the folder."),
 ) -> None:
     """Ask every case under every variant and sample (cached answers cost nothing), score the
-    answers, and print pass rates and mean scores with intervals per variant."""
+    answers, print pass rates and mean scores with intervals per variant, and write the
+    folder (tables, report.html with a per-case drill-down, summary.md); exits with the
+    verdict's code when the suite has gates."""
+    import sys
+
+    from assay._cli_tables import command_store
+    from assay.llm._record import record_suite
     from assay.llm._runner import run_suite
     from assay.llm._suite import load_suite
 
     spec = load_suite(suite)
+    base = suite.resolve().parent
     target = out or Path("runs") / f"{spec.name}-llm-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    run_store = command_store(store, no_store, spec.store, base)
     with progress_bar(err, quiet) as progress:
-        result = run_suite(spec, suite.resolve().parent, progress=progress)
-    try:
-        folder = write_suite(result, target)
-    except OSError as exc:
-        raise InputError(f"{target}: cannot write the folder ({exc.strerror or exc}); pass --out") from None
+        def run():  # type: ignore[no-untyped-def]
+            return run_suite(spec, base, progress=progress)
+
+        try:
+            if run_store is None:
+                result = run()
+                folder = result.write(target)
+            else:
+                result = record_suite(run_store, spec, base, run, out=target, command=" ".join(sys.argv))
+                folder = target
+        except OSError as exc:
+            raise InputError(f"{target}: cannot write the folder ({exc.strerror or exc}); pass --out") from None
     if quiet:
         console.print(escape(str(folder)), highlight=False, soft_wrap=True)
         return
     print_suite(result)
-    console.print(f"Results: {escape(str(folder))}/ (outputs, scores, summary, usage; suite.json)")
+    print_tradeoffs(result)
+    print_comparability(result)
+    recorded = f"; run {result.run_id} in {result.store}" if result.run_id else ""
+    console.print(f"Results: {escape(str(folder))}/ (report.html, summary.md, tables{recorded})")
     if result.verdict is not None:
         from assay.cli import print_verdict
 

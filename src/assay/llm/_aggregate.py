@@ -2,7 +2,8 @@
 the mean score with intervals, and the undetermined and error counts.
 
 Only ``ok`` scores enter a rate or a mean; undetermined and error scores are counted beside
-them, never averaged in. With one sample per case the pass rate has a Wilson interval and
+them, never averaged in. A scorer whose value is 1 when it passes and 0 when it fails (exact
+match, a pass/fail judge) has only its pass rate: its mean would be the same number. With one sample per case the pass rate has a Wilson interval and
 the mean a t interval. With several samples per case (repeated generations) the rows of one
 case are a cluster: the interval is a seeded percentile bootstrap over cases.
 """
@@ -81,6 +82,9 @@ def summarize(scores: pd.DataFrame, *, samples: int, confidence: float, replicat
                           "n_error": int((sel["status"] == "error").sum())}
                 metrics = [("mean", ok["value"].to_numpy(dtype=float), ok["case_id"].to_numpy())]
                 judged = ok[ok["passed"].notna()]
+                if len(judged) and len(judged) == len(ok) and \
+                        (judged["value"].to_numpy(dtype=float) == judged["passed"].astype(float)).all():
+                    metrics = []  # a 0/1 score that is its own pass/fail: the mean is the pass rate
                 if len(judged):
                     metrics.insert(0, ("pass_rate", judged["passed"].astype(float).to_numpy(),
                                        judged["case_id"].to_numpy()))
@@ -93,18 +97,24 @@ def summarize(scores: pd.DataFrame, *, samples: int, confidence: float, replicat
 
 
 def usage(outputs: pd.DataFrame) -> pd.DataFrame:
-    """Per variant: calls, errors, cache hits, tokens, cost, and latency p50/p95 of the calls
-    that reached the provider (cache hits cost no time)."""
+    """Per variant: calls, errors, cache hits, tokens, cost and latency p50/p95 of the answers.
+
+    Latency and cost are the answer's own, as measured and priced when it was made (a cache
+    hit keeps them), so a cached rerun reports the same figures; ``cost_spent`` is what this
+    run paid, for the calls that reached the provider."""
     rows = []
     for variant, g in outputs.groupby("variant", sort=False):
-        live = g[~g["cached"] & (g["status"] == "ok")]["latency_s"].to_numpy(dtype=float)
+        ok = g[g["status"] == "ok"]
+        live = ok["latency_s"].to_numpy(dtype=float)
         cost = pd.to_numeric(g["cost"], errors="coerce")
+        spent = cost[~g["cached"].astype(bool)]
         rows.append({
             "variant": variant, "calls": len(g), "errors": int((g["status"] != "ok").sum()),
             "cached": int(g["cached"].sum()),
             "prompt_tokens": int(pd.to_numeric(g["prompt_tokens"], errors="coerce").fillna(0).sum()),
             "completion_tokens": int(pd.to_numeric(g["completion_tokens"], errors="coerce").fillna(0).sum()),
             "cost": float(cost.sum()) if cost.notna().any() else math.nan,
+            "cost_spent": float(spent.sum()) if spent.notna().any() else (0.0 if cost.notna().any() else math.nan),
             "latency_p50": float(np.percentile(live, 50)) if live.size else math.nan,
             "latency_p95": float(np.percentile(live, 95)) if live.size else math.nan})
     return pd.DataFrame(rows)

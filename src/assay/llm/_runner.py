@@ -16,15 +16,19 @@ import pandas as pd
 
 from assay._errors import InputError
 from assay.llm._aggregate import summarize, usage
+from assay.llm._calibration import calibrate, judge_scales, load_labels
 from assay.llm._cases import Case, cases_sha256, load_cases
 from assay.llm._compare import compare_variants
 from assay.llm._prompts import render_messages
 from assay.llm._score import ERROR, CaseView, Score
 from assay.llm._suite import ProviderSpec, SuiteSpec
+from assay.llm._tradeoffs import tradeoffs
 from assay.llm.judges import JudgeConfig, judge_cases
+from assay.llm.providers._local import PACKAGED
 from assay.llm.providers import (
     CallableChat,
     ChatRequest,
+    LocalChat,
     ChatResult,
     OpenAIChat,
     Prices,
@@ -39,6 +43,7 @@ Progress = Callable[[str, int, int], None]
 OUTPUT_COLUMNS = ["variant", "case_id", "sample", "text", "status", "error", "prompt_tokens",
                   "completion_tokens", "latency_s", "cost", "cached", "attempts", "request_sha256"]
 SCORE_COLUMNS = ["variant", "case_id", "sample", "tags", "scorer", "value", "passed", "status", "reason"]
+JUDGE_TABLE_COLUMNS = ["scorer", "model", "provider", "temperature", "seed", "prompt_sha256", "fingerprint"]
 
 
 @dataclass
@@ -57,10 +62,32 @@ class SuiteResult:
     #: the gate verdict when the suite has gates
     verdict: Any = None
     seconds: float = 0.0
+    #: the cases as asked (input or messages, expected, context, tags): the report's drill-down
+    cases: list[Case] = field(default_factory=list)
+    #: quality x cost x latency per variant and scorer (see assay.llm._tradeoffs)
+    tradeoffs: pd.DataFrame | None = None
+    #: each judge's model, sampling settings, prompt hash and fingerprint
+    judges: pd.DataFrame | None = None
+    #: judge agreement with human labels, when the suite has ``calibration`` (CALIBRATION_COLUMNS
+    #: plus ``labels``, the labels file; see assay.llm._calibration)
+    calibration: pd.DataFrame | None = None
+    #: what happened to each labels file's rows (read, matched, unmatched ids, blanks)
+    label_counts: list[dict[str, Any]] = field(default_factory=list)
+    #: what changed since the previous recorded run of the suite (see assay.llm._record)
+    comparability: dict[str, Any] | None = None
+    run_id: str | None = None
+    store: str | None = None
+
+    def write(self, folder: str | Path) -> Path:
+        """The run folder: every table as Parquet and JSON, suite.json, report.html, summary.md."""
+        from assay.llm._folder import write_suite
+
+        return write_suite(self, Path(folder))
 
 
-def make_provider(spec: ProviderSpec) -> Any:
-    """The provider object for a provider spec (HTTP client or function)."""
+def make_provider(spec: ProviderSpec, base_dir: Path = Path(".")) -> Any:
+    """The provider object for a provider spec (HTTP client, function or local model; a
+    relative GGUF path is relative to the suite's folder)."""
     if spec.callable is not None:
         module, _, name = spec.callable.partition(":")
         try:
@@ -69,6 +96,11 @@ def make_provider(spec: ProviderSpec) -> Any:
             raise InputError(f"provider {spec.name!r}: cannot import {spec.callable!r} ({exc}); give "
                              "'module:function' importable from the working directory") from None
         return CallableChat(fn, concurrency=spec.concurrency)
+    prices = Prices(spec.prices.input_per_1k, spec.prices.output_per_1k)
+    if spec.gguf is not None:
+        base = Path(spec.gguf)
+        model = spec.gguf if spec.gguf in PACKAGED or base.is_absolute() else str(base_dir / base)
+        return LocalChat(model, n_ctx=spec.n_ctx, n_threads=spec.n_threads, prices=prices)
     key = None
     if spec.api_key_env:
         key = os.environ.get(spec.api_key_env)
@@ -77,15 +109,44 @@ def make_provider(spec: ProviderSpec) -> Any:
                              "not set; export the API key there")
     assert spec.base_url is not None
     return OpenAIChat(spec.base_url, api_key=key, timeout=spec.timeout, concurrency=spec.concurrency,
-                      retry=RetryPolicy(max_attempts=spec.max_attempts),
-                      prices=Prices(spec.prices.input_per_1k, spec.prices.output_per_1k))
+                      retry=RetryPolicy(max_attempts=spec.max_attempts), prices=prices)
 
 
-def _score(scorer: Any, view: CaseView) -> Score:
-    try:
-        return scorer.score(view)
-    except Exception as exc:  # noqa: BLE001 - a scorer bug is that case's error, not the run's
-        return Score(scorer.label, None, None, ERROR, f"the scorer failed: {exc.__class__.__name__}: {exc}")
+def _failed(scorer: Any, exc: Exception) -> Score:
+    return Score(scorer.label, None, None, ERROR, f"the scorer failed: {exc.__class__.__name__}: {exc}")
+
+
+def _score_all(scorer: Any, views: list[CaseView]) -> list[Score]:
+    """One scorer over every output: in one batch when the scorer has ``score_many`` (models
+    such as an embedding model score a batch far faster than case by case), else per case. A
+    scorer failure is that case's error, not the run's; a failing batch is retried per case so
+    one bad case does not take the others with it."""
+    many = getattr(scorer, "score_many", None)
+    if many is not None:
+        try:
+            got = list(many(views))
+            if len(got) == len(views):
+                return got
+        except Exception:  # noqa: BLE001 - fall back to per-case scoring, which names the case
+            pass
+    out = []
+    for view in views:
+        try:
+            out.append(scorer.score(view))
+        except Exception as exc:  # noqa: BLE001 - a scorer bug is that case's error, not the run's
+            out.append(_failed(scorer, exc))
+    return out
+
+
+def judges_table(scorers: list[Any], spec: SuiteSpec) -> pd.DataFrame:
+    """One row per judge scorer: what makes its scores comparable across runs."""
+    from assay.llm.judges import judge_fingerprint
+
+    rows = [{"scorer": j.label, "model": j.model, "provider": j.provider,
+             "temperature": float(j.temperature), "seed": getattr(j, "seed", None),
+             "prompt_sha256": j.prompt_sha256(), "fingerprint": judge_fingerprint(j)}
+            for j in scorers if isinstance(j, JudgeConfig)]
+    return pd.DataFrame(rows, columns=JUDGE_TABLE_COLUMNS)
 
 
 def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress | None = None,
@@ -96,6 +157,7 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
     report = progress or (lambda stage, done, total: None)
     base = Path(base_dir)
     cases = load_cases(spec.cases, base)
+    labels = [load_labels(c, base) for c in spec.calibration]  # a bad labels file fails before any call
     scorers = spec.scorer_configs()
     variants = spec.variants()
     cache = None if spec.cache is False else ResponseCache(
@@ -116,7 +178,7 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
     def client_of(name: str) -> Any:
         """One client per provider, shared by its variants and judges."""
         if name not in clients:
-            clients[name] = make_provider(next(p for p in spec.providers if p.name == name))
+            clients[name] = make_provider(next(p for p in spec.providers if p.name == name), base)
         return clients[name]
 
     answers: dict[int, ChatResult] = {}
@@ -128,14 +190,16 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
                       case.input, [dict(d) for d in case.context], case.tags)
              for i, (_, case, _, _) in enumerate(jobs)]
     judged: dict[str, list[Score]] = {}
-    for scorer in scorers:
+    for si, scorer in enumerate(scorers):
         if isinstance(scorer, JudgeConfig):
             judged[scorer.label] = judge_cases(
                 scorer, views, client_of(scorer.provider), cache,
                 progress=lambda d, t, name=scorer.label: report(f"judging ({name})", d, t))
+        else:
+            report(f"scoring ({scorer.label})", si, len(scorers))
+            judged[scorer.label] = _score_all(scorer, views)
     out_rows, score_rows = [], []
     for i, (vname, case, sample, request) in enumerate(jobs):
-        report("scoring", i, len(jobs))
         r = answers[i]
         out_rows.append({"variant": vname, "case_id": case.id, "sample": sample, "text": r.text,
                          "status": r.status, "error": r.error, "prompt_tokens": r.prompt_tokens,
@@ -143,7 +207,7 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
                          "cost": r.cost, "cached": r.cached, "attempts": r.attempts,
                          "request_sha256": request.key})
         for scorer in scorers:
-            s = judged[scorer.label][i] if scorer.label in judged else _score(scorer, views[i])
+            s = judged[scorer.label][i]
             score_rows.append({"variant": vname, "case_id": case.id, "sample": sample,
                                "tags": tuple(case.tags), "scorer": scorer.label, "value": s.value,
                                "passed": s.passed, "status": s.status, "reason": s.reason})
@@ -167,5 +231,17 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
         names = [v.name for v in variants]
         verdict = gate_suite(spec.gates, summary, comparisons, names, pair[0] if pair else None,
                              pair[1] if pair else [], spec.confidence, spec.min_cases)
+    calibrations = [calibrate(scores, lab, c, judge_kinds=judge_scales(scorers), confidence=spec.confidence,
+                              replicates=spec.bootstrap, seed=spec.seed)
+                    for c, lab in zip(spec.calibration, labels, strict=True)]
+    calibration = (pd.concat([c.table.assign(labels=c.counts.source) for c in calibrations], ignore_index=True)
+                   if calibrations else None)
+    if calibrations:
+        hashes["labels"] = {c.counts.source: c.counts.sha256 for c in calibrations}
+    judges = judges_table(scorers, spec)
+    hashes["judges"] = dict(zip(judges["scorer"], judges["fingerprint"], strict=True))
     return SuiteResult(spec, outputs, scores, summary, usage(outputs), hashes=hashes,
-                       comparisons=comparisons, seconds=time.perf_counter() - started, verdict=verdict)
+                       comparisons=comparisons, seconds=time.perf_counter() - started, verdict=verdict,
+                       cases=cases, tradeoffs=tradeoffs(summary, outputs, confidence=spec.confidence),
+                       judges=judges, calibration=calibration,
+                       label_counts=[c.counts.to_dict() for c in calibrations])

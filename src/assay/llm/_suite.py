@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from assay._errors import SpecError
+from assay.llm._calibration import CalibrationSpec
 from assay.llm._prompts import PromptSpec
 
 
@@ -30,12 +31,17 @@ class PriceSpec(_Strict):
 
 
 class ProviderSpec(_Strict):
-    """An OpenAI-compatible server (``base_url``) or a Python function (``callable``,
-    ``module:function`` taking a ChatRequest)."""
+    """An OpenAI-compatible server (``base_url``), a Python function (``callable``,
+    ``module:function`` taking a ChatRequest), or a GGUF model run in-process (``gguf``: a
+    file path or a packaged name such as ``smollm2``; needs ``assay[local]``)."""
 
     name: str = Field(min_length=1)
     base_url: str | None = None
     callable: str | None = None
+    gguf: str | None = None
+    #: local models: context length and threads (default: up to 4 cores)
+    n_ctx: int = Field(default=2048, ge=256)
+    n_threads: int | None = Field(default=None, ge=1)
     model: str | None = None  # default: the provider's name
     #: the environment variable holding the API key (never the key itself)
     api_key_env: str | None = None
@@ -48,9 +54,11 @@ class ProviderSpec(_Strict):
 
     @model_validator(mode="after")
     def _one(self) -> ProviderSpec:
-        if (self.base_url is None) == (self.callable is None):
-            raise ValueError(f"provider {self.name!r}: give 'base_url' (an OpenAI-compatible server) "
-                             "or 'callable' (module:function), not both")
+        given = [k for k in ("base_url", "callable", "gguf") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"provider {self.name!r}: give exactly one of 'base_url' (an OpenAI-compatible "
+                             "server), 'callable' (module:function) or 'gguf' (a local model file or "
+                             f"'smollm2'); got {', '.join(given) or 'none'}")
         if self.callable is not None and ":" not in self.callable:
             raise ValueError(f"provider {self.name!r}: callable must be 'module:function', "
                              f"got {self.callable!r}")
@@ -91,6 +99,10 @@ class SuiteSpec(_Strict):
     gates: list[Any] = Field(default_factory=list)
     #: slices (tags) with fewer ok scores are skipped by the gates and listed
     min_cases: int = Field(default=1, ge=1)
+    #: the run store: a path (relative to the suite) or a database URL; false records nothing
+    store: str | bool | None = None
+    #: human labels for judges: agreement overall and per tag (see assay.llm._calibration)
+    calibration: list[CalibrationSpec] = Field(default_factory=list)
 
     @field_validator("gates", mode="before")
     @classmethod
@@ -136,6 +148,12 @@ class SuiteSpec(_Strict):
                 raise ValueError(f"{what} names must be unique; repeated: {', '.join(dup)}")
         if not any(p.role == "model" for p in self.providers):
             raise ValueError("no provider with role 'model': at least one provider must answer the cases")
+        labels = [build_scorer(r).label for r in self.scorers]
+        for c in self.calibration:
+            unknown = [n for n in c.scorers or [] if n not in labels]
+            if unknown:
+                raise ValueError(f"calibration ({c.labels}): unknown scorer(s) {', '.join(unknown)}; the "
+                                 f"suite's scorers: {', '.join(labels)}")
         names = [p.name for p in self.providers]
         for raw in self.scorers:
             if raw.get("kind") == "judge" and raw.get("provider") not in names:

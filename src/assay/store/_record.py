@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,13 +42,22 @@ def record_evaluation(
     before the run is marked complete, and ``check`` decides the ``reproduced`` flag of a
     rerun. The result carries its run id in ``result.extra["run_id"]``."""
     run_id = store.start_run(spec, base_dir, command=command, rerun_of=rerun_of)
-    try:
+    with recording(store, run_id):
         result = run()
         result.extra["run_id"] = run_id
         result.extra["store"] = store.display_url
         folder = result.write(out) if out is not None else None
         reproduced = check(result) if check is not None else None
         store.complete_run(run_id, result, folder=folder, reproduced=reproduced)
+    return result
+
+
+@contextmanager
+def recording(store: RunStore, run_id: str) -> Iterator[None]:
+    """Mark run ``run_id`` failed (or interrupted, on Ctrl-C) with its error when the block
+    raises, and re-raise; the block marks it complete itself."""
+    try:
+        yield
     except BaseException as exc:
         status = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else FAILED
         text = ("interrupted (Ctrl-C or SIGTERM) before the run finished"
@@ -58,4 +68,3 @@ def record_evaluation(
             print(f"assay: could not mark run {run_id} as {status} in {store.display_url}: "
                   f"{store_exc}", file=sys.stderr)
         raise
-    return result

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay._errors import InputError
 from assay.analysis import TABLE_KEYS
 from assay.quality import QUALITY_KEYS
 from assay.quality._table import without_clock
@@ -71,6 +72,10 @@ def rerun(store: RunStore, ref: str, *, out: str | Path | None = None,
 
     original = store.get_run(ref)
     rec = original.record
+    if rec["task"] == "llm":
+        raise InputError(f"run {original.id} is an LLM suite run ({rec['name']}); run the suite again "
+                         "with 'assay llm run SUITE': its cached answers cost nothing, and 'assay runs "
+                         f"diff {original.id} latest:{rec['name']}' compares the two")
     spec = parse_spec(rec["spec"], source=f"run {original.id}")
     base_dir = Path(rec["base_dir"])
     now_inputs = _jsonable(input_fingerprints(spec, base_dir))

@@ -196,26 +196,58 @@ class RunStore:
                   rerun_of: str | None = None) -> str:
         """Record a run as ``running`` (before any work) and return its id."""
         from assay.data import input_fingerprints
-        from assay.data._fingerprint import text_sha256
-        from assay.results import _version, absolute_paths, package_versions
+        from assay.results import absolute_paths
 
         base = Path(base_dir).resolve()
-        raw = absolute_paths(spec.model_dump(mode="json"), base)
-        spec_json = _dumps(_jsonable(raw), sort_keys=True)
+        return self.start_record(spec.name, spec.task, absolute_paths(spec.model_dump(mode="json"), base),
+                                 input_fingerprints(spec, base), seed=spec.seed, base_dir=base,
+                                 command=command, rerun_of=rerun_of)
+
+    def start_record(self, name: str, task: str, spec: dict[str, Any], inputs: dict[str, Any], *,
+                     seed: int, base_dir: str | Path, command: str | None = None,
+                     rerun_of: str | None = None) -> str:
+        """Record any kind of run (``task``: a classical task, ``llm`` for a suite) as
+        ``running`` with its spec (JSON) and input fingerprints; returns its id."""
+        from assay.data._fingerprint import text_sha256
+        from assay.results import _version, package_versions
+
+        spec_json = _dumps(_jsonable(spec), sort_keys=True)
         run_id = _new_id()
         row = {
-            "id": run_id, "name": spec.name, "task": spec.task, "status": S.RUNNING,
-            "started_at": _now(), "spec": _jsonable(raw),
-            "spec_sha256": text_sha256(spec_json),
-            "inputs": _jsonable(input_fingerprints(spec, base)),
+            "id": run_id, "name": name, "task": task, "status": S.RUNNING,
+            "started_at": _now(), "spec": _jsonable(spec), "spec_sha256": text_sha256(spec_json),
+            "inputs": _jsonable(inputs),
             "assay_version": _version("assay"), "python_version": sys.version.split()[0],
             "platform": platform.platform(), "packages": package_versions(),
-            "seed": spec.seed, "host": socket.gethostname(), "pid": os.getpid(),
-            "command": command, "base_dir": str(base), "rerun_of": rerun_of,
+            "seed": seed, "host": socket.gethostname(), "pid": os.getpid(),
+            "command": command, "base_dir": str(Path(base_dir).resolve()), "rerun_of": rerun_of,
         }
         with self.transaction() as conn:
             conn.execute(insert(S.runs).values(**row))
         return run_id
+
+    def complete_record(self, run_id: str, *, results: pd.DataFrame | None = None,
+                        comparisons: pd.DataFrame | None = None, verdict: Any = None,
+                        tables: dict[str, pd.DataFrame] | None = None, manifest: dict[str, Any] | None = None,
+                        n_rows: int | None = None, folder: str | Path | None = None,
+                        inputs: dict[str, Any] | None = None) -> None:
+        """Mark a run started with :meth:`start_record` complete, with its result rows (the
+        ``results``/``comparisons`` columns), verdict, analysis tables, manifest and (when
+        only known now) its input fingerprints, in one transaction."""
+        extra = {"inputs": _jsonable(inputs)} if inputs is not None else {}
+        with self.transaction() as conn:
+            if results is not None and len(results):
+                conn.execute(insert(S.results), _records(results, run_id))
+            if comparisons is not None and len(comparisons):
+                conn.execute(insert(S.comparisons), _records(comparisons, run_id))
+            conn.execute(update(S.runs).where(S.runs.c.id == run_id).values(
+                status=S.COMPLETE, finished_at=_now(), n_rows=n_rows,
+                verdict=verdict.decision if verdict else None,
+                exit_code=verdict.exit_code if verdict else None,
+                verdict_detail=_jsonable(verdict.to_dict()) if verdict else None,
+                analyses={"tables": {k: frame_json(f) for k, f in (tables or {}).items()}, "charts": {}},
+                manifest=_jsonable(manifest) if manifest is not None else None,
+                folder=str(Path(folder).resolve()) if folder else None, **extra))
 
     def complete_run(self, run_id: str, result: EvaluationResult, *, folder: str | Path | None = None,
                      reproduced: bool | None = None) -> None:
@@ -276,7 +308,7 @@ class RunStore:
 
     def list_runs(self, *, name: str | None = None, status: str | None = None,
                   since: datetime | None = None, until: datetime | None = None,
-                  limit: int = 50) -> list[dict[str, Any]]:
+                  limit: int = 50, task: str | None = None) -> list[dict[str, Any]]:
         """Run records, newest first, without their result tables."""
         c = S.runs.c
         cols = [c.id, c.name, c.task, c.status, c.started_at, c.finished_at, c.verdict, c.exit_code,
@@ -286,6 +318,8 @@ class RunStore:
             q = q.where(c.name.like(name.replace("*", "%")) if "*" in name else c.name == name)
         if status:
             q = q.where(c.status == status)
+        if task:
+            q = q.where(c.task == task)
         if since:
             q = q.where(c.started_at >= since)
         if until:

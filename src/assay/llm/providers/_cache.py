@@ -43,8 +43,11 @@ class ResponseCache:
         row = self._conn().execute("SELECT result FROM answers WHERE key = ?", (request.key,)).fetchone()
         if row is None:
             return None
+        # latency_s and cost stay as measured when the answer was made: they describe the
+        # model, so a cached rerun reports the same latency and cost; ``cached`` says that
+        # this run spent neither
         result = ChatResult.from_dict(json.loads(row[0]))
-        result.cached, result.attempts, result.latency_s = True, 0, 0.0
+        result.cached, result.attempts = True, 0
         return result
 
     def put(self, request: ChatRequest, result: ChatResult) -> None:
