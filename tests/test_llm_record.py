@@ -161,7 +161,7 @@ def _order_ranks(n: int, q: float, conf: float) -> tuple[int, int]:
 
 def test_tradeoffs_against_scipy() -> None:
     rng = np.random.default_rng(3)
-    rows, scores = [], []
+    rows = []
     for variant, speed, price in (("fast", 0.1, 0.001), ("slow", 0.5, 0.004)):
         for case in range(40):
             for sample in range(2):
@@ -228,8 +228,8 @@ def test_calibration_labels_travel_with_the_run(tmp_path) -> None:
     assert overall.loc["accuracy", "value"] == pytest.approx(np.mean(judged["passed"].to_numpy() == human))
     kappa = [s for s in overall.index if "kappa" in s][0]
     expect = cohen_kappa_score(judged["passed"].astype(bool), human)
-    assert overall.loc[kappa, "value"] == pytest.approx(expect) or (math.isnan(expect)
-                                                                    and math.isnan(overall.loc[kappa, "value"]))
+    got = overall.loc[kappa, "value"]
+    assert got == pytest.approx(expect) or (math.isnan(expect) and math.isnan(got))
     [counts] = res.label_counts
     assert counts["unmatched_rows"] == 1 and counts["unmatched_ids"] == ["zz"]
     inputs = store.get_run(res.run_id).record["inputs"]

@@ -536,6 +536,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "chrf": {"kind": "chrf", "word_order": 2},
     "rouge": {"kind": "rouge", "variant": "rouge2", "use_stemmer": True},
     "span_f1": {"kind": "span_f1", "mode": "entities", "min": 0.5},
+    "semantic_similarity": {"kind": "semantic_similarity", "min": 0.5},
+    "grounding": {"kind": "grounding", "method": "lexical", "min_words": 2, "min": 0.5},
 }
 
 ODD_CASES = [
@@ -594,7 +596,7 @@ def test_common_never_raises_and_keeps_undetermined_out_of_values(kind: str) -> 
 def test_common_missing_expected_is_undetermined_where_needed(kind: str) -> None:
     cfg = scorer_from_config(EXAMPLES[kind])
     s = cfg.score(case("some output", None, context=[{"id": "doc1", "text": "x"}]))
-    needs_expected = {"exact", "numeric", "choice", "bleu", "chrf", "rouge", "span_f1"}
+    needs_expected = {"exact", "numeric", "choice", "bleu", "chrf", "rouge", "span_f1", "semantic_similarity"}
     if kind in needs_expected:
         assert s.status == UNDETERMINED and "'expected'" in s.reason and "c1" in s.reason
     else:

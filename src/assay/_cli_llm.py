@@ -67,11 +67,13 @@ def print_suite(result) -> None:  # type: ignore[no-untyped-def]
                          "same cases; p adjusted (BH) across tags", title_justify="left")
         for col in ("candidate", "scorer", "metric", "slice", "delta (CI)", "p", "p adj.", "n"):
             ct.add_column(col, justify="right" if col in ("p", "p adj.", "n") else "left")
-        for r in c[c["status"] == "ok"].itertuples():
+        for r in c[(c["status"] == "ok") & (c["slice"] == "overall")].itertuples():
             ct.add_row(escape(r.candidate), escape(r.scorer), r.metric, escape(r.slice),
                        f"{r.delta:+.3f} ({r.ci_low:+.3f}, {r.ci_high:+.3f})", f"{r.p_value:.3g}",
                        f"{r.p_adjusted:.3g}", f"{r.n:,}")
         console.print(ct)
+        if (c["slice"] != "overall").any():
+            console.print("Per-tag comparisons: report.html and comparisons.parquet")
 
 
 def print_tradeoffs(result) -> None:  # type: ignore[no-untyped-def]
@@ -93,7 +95,8 @@ def print_tradeoffs(result) -> None:  # type: ignore[no-untyped-def]
         table.add_row(("* " if r.pareto else "") + escape(r.variant), escape(r.scorer),
                       cell(r.quality, r.quality_low, r.quality_high),
                       cell(r.cost_per_case, r.cost_low, r.cost_high, 5),
-                      cell(r.latency_p50, r.p50_low, r.p50_high, 2), cell(r.latency_p95, r.p95_low, r.p95_high, 2))
+                      cell(r.latency_p50, r.p50_low, r.p50_high, 2),
+                      cell(r.latency_p95, r.p95_low, r.p95_high, 2))
     console.print(table)
 
 
@@ -103,7 +106,8 @@ def print_comparability(result) -> None:  # type: ignore[no-untyped-def]
     if not c:
         return
     if not c["comparable"]:
-        console.print(f"[bold red]NOT COMPARABLE[/] with the previous run {c['previous_run']}: a judge changed")
+        console.print(f"[bold red]NOT COMPARABLE[/] with the previous run {c['previous_run']}: "
+                      "a judge changed")
     elif c["changes"]:
         console.print(f"Changed since the previous run {c['previous_run']}:")
     for ch in c["changes"]:
@@ -147,7 +151,8 @@ def run_command(
                 result = record_suite(run_store, spec, base, run, out=target, command=" ".join(sys.argv))
                 folder = target
         except OSError as exc:
-            raise InputError(f"{target}: cannot write the folder ({exc.strerror or exc}); pass --out") from None
+            raise InputError(f"{target}: cannot write the folder ({exc.strerror or exc}); "
+                             "pass --out") from None
     if quiet:
         console.print(escape(str(folder)), highlight=False, soft_wrap=True)
         return

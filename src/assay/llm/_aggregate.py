@@ -3,9 +3,10 @@ the mean score with intervals, and the undetermined and error counts.
 
 Only ``ok`` scores enter a rate or a mean; undetermined and error scores are counted beside
 them, never averaged in. A scorer whose value is 1 when it passes and 0 when it fails (exact
-match, a pass/fail judge) has only its pass rate: its mean would be the same number. With one sample per case the pass rate has a Wilson interval and
-the mean a t interval. With several samples per case (repeated generations) the rows of one
-case are a cluster: the interval is a seeded percentile bootstrap over cases.
+match, a pass/fail judge) has only its pass rate: its mean would be the same number. With one
+sample per case the pass rate has a Wilson interval and the mean a t interval. With several
+samples per case (repeated generations) the rows of one case are a cluster: the interval is a
+seeded percentile bootstrap over cases.
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def _estimate(metric: str, values: np.ndarray, cases: np.ndarray, samples: int, 
     return {"value": value, "ci_low": lo, "ci_high": hi, "method": method, "status": "ok", "note": ""}
 
 
+def pass_indicators(scores: pd.DataFrame) -> set[str]:
+    """The scorers whose value is their own pass/fail (1 when passed, 0 when not) on every ok
+    score: for them the mean adds nothing to the pass rate."""
+    ok = scores[scores["status"] == "ok"]
+    out = set()
+    for scorer, g in ok.groupby("scorer", sort=False):
+        if g["passed"].notna().all() and \
+                (g["value"].to_numpy(dtype=float) == g["passed"].astype(float).to_numpy()).all():
+            out.add(str(scorer))
+    return out
+
+
 def summarize(scores: pd.DataFrame, *, samples: int, confidence: float, replicates: int,
               seed: int) -> pd.DataFrame:
     """The summary table (``SUMMARY_COLUMNS``) of a scores table."""
@@ -69,6 +82,7 @@ def summarize(scores: pd.DataFrame, *, samples: int, confidence: float, replicat
     slices += [(f"tag={t}", scores["tags"].map(lambda ts, t=t: t in ts).to_numpy()) for t in tags]
     variants = list(dict.fromkeys(scores["variant"]))
     scorers = list(dict.fromkeys(scores["scorer"]))
+    indicators = pass_indicators(scores)
     for vi, variant in enumerate(variants):
         for si, scorer in enumerate(scorers):
             base = (scores["variant"] == variant).to_numpy() & (scores["scorer"] == scorer).to_numpy()
@@ -80,14 +94,13 @@ def summarize(scores: pd.DataFrame, *, samples: int, confidence: float, replicat
                 counts = {"n_cases": int(sel["case_id"].nunique()),
                           "n_undetermined": int((sel["status"] == "undetermined").sum()),
                           "n_error": int((sel["status"] == "error").sum())}
-                metrics = [("mean", ok["value"].to_numpy(dtype=float), ok["case_id"].to_numpy())]
                 judged = ok[ok["passed"].notna()]
-                if len(judged) and len(judged) == len(ok) and \
-                        (judged["value"].to_numpy(dtype=float) == judged["passed"].astype(float)).all():
-                    metrics = []  # a 0/1 score that is its own pass/fail: the mean is the pass rate
-                if len(judged):
-                    metrics.insert(0, ("pass_rate", judged["passed"].astype(float).to_numpy(),
-                                       judged["case_id"].to_numpy()))
+                metrics = []
+                if len(judged) or scorer in indicators:
+                    metrics.append(("pass_rate", judged["passed"].astype(float).to_numpy(),
+                                    judged["case_id"].to_numpy()))
+                if scorer not in indicators:  # a 0/1 score that is its own pass/fail: mean = pass rate
+                    metrics.append(("mean", ok["value"].to_numpy(dtype=float), ok["case_id"].to_numpy()))
                 for mi, (metric, values, cases) in enumerate(metrics):
                     est = _estimate(metric, values, cases, samples, confidence, replicates,
                                     (seed, vi, si, li, mi))
@@ -114,7 +127,8 @@ def usage(outputs: pd.DataFrame) -> pd.DataFrame:
             "prompt_tokens": int(pd.to_numeric(g["prompt_tokens"], errors="coerce").fillna(0).sum()),
             "completion_tokens": int(pd.to_numeric(g["completion_tokens"], errors="coerce").fillna(0).sum()),
             "cost": float(cost.sum()) if cost.notna().any() else math.nan,
-            "cost_spent": float(spent.sum()) if spent.notna().any() else (0.0 if cost.notna().any() else math.nan),
+            "cost_spent": (float(spent.sum()) if spent.notna().any()
+                           else 0.0 if cost.notna().any() else math.nan),
             "latency_p50": float(np.percentile(live, 50)) if live.size else math.nan,
             "latency_p95": float(np.percentile(live, 95)) if live.size else math.nan})
     return pd.DataFrame(rows)

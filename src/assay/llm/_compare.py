@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.llm._aggregate import pass_indicators
 from assay.stats import benjamini_hochberg, mcnemar_exact, paired_t, tango_interval
 
 LLM_COMPARE_COLUMNS = ["baseline", "candidate", "slice", "scorer", "metric", "baseline_value",
@@ -79,9 +80,12 @@ def compare_variants(scores: pd.DataFrame, baseline: str, candidates: list[str],
     rows: list[dict[str, Any]] = []
     tags = sorted({t for ts in scores["tags"] for t in ts})
     slices = [("overall", None)] + [(f"tag={t}", t) for t in tags]
+    indicators = pass_indicators(scores)
     for cand in candidates:
         for scorer in dict.fromkeys(scores["scorer"]):
             for metric, column in (("pass_rate", "passed"), ("mean", "value")):
+                if metric == "mean" and scorer in indicators:
+                    continue  # the mean of a pass/fail indicator is its pass rate
                 group: list[dict[str, Any]] = []
                 for label, tag in slices:
                     sel = scores[(scores["scorer"] == scorer) & (scores["status"] == "ok")]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from assay._errors import InputError
+from assay._errors import AssayError, InputError
 from assay.llm._aggregate import summarize, usage
 from assay.llm._calibration import calibrate, judge_scales, load_labels
 from assay.llm._cases import Case, cases_sha256, load_cases
@@ -24,18 +24,18 @@ from assay.llm._score import ERROR, CaseView, Score
 from assay.llm._suite import ProviderSpec, SuiteSpec
 from assay.llm._tradeoffs import tradeoffs
 from assay.llm.judges import JudgeConfig, judge_cases
-from assay.llm.providers._local import PACKAGED
 from assay.llm.providers import (
     CallableChat,
     ChatRequest,
-    LocalChat,
     ChatResult,
+    LocalChat,
     OpenAIChat,
     Prices,
     ResponseCache,
     RetryPolicy,
     complete_cached,
 )
+from assay.llm.providers._local import PACKAGED
 
 #: progress(stage, done, total)
 Progress = Callable[[str, int, int], None]
@@ -127,12 +127,16 @@ def _score_all(scorer: Any, views: list[CaseView]) -> list[Score]:
             got = list(many(views))
             if len(got) == len(views):
                 return got
+        except AssayError:
+            raise  # bad input or a missing model: the run stops once, with the fix
         except Exception:  # noqa: BLE001 - fall back to per-case scoring, which names the case
             pass
     out = []
     for view in views:
         try:
             out.append(scorer.score(view))
+        except AssayError:
+            raise
         except Exception as exc:  # noqa: BLE001 - a scorer bug is that case's error, not the run's
             out.append(_failed(scorer, exc))
     return out
@@ -234,8 +238,8 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
     calibrations = [calibrate(scores, lab, c, judge_kinds=judge_scales(scorers), confidence=spec.confidence,
                               replicates=spec.bootstrap, seed=spec.seed)
                     for c, lab in zip(spec.calibration, labels, strict=True)]
-    calibration = (pd.concat([c.table.assign(labels=c.counts.source) for c in calibrations], ignore_index=True)
-                   if calibrations else None)
+    calibration = (pd.concat([c.table.assign(labels=c.counts.source) for c in calibrations],
+                             ignore_index=True) if calibrations else None)
     if calibrations:
         hashes["labels"] = {c.counts.source: c.counts.sha256 for c in calibrations}
     judges = judges_table(scorers, spec)

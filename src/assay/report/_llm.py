@@ -32,6 +32,7 @@ import pandas as pd
 import yaml
 
 from assay._errors import InputError
+from assay.llm._aggregate import pass_indicators
 from assay.report._html import COMPARATIVE, _ci, _count, _environment, _finite, _verdict
 from assay.report._monitor import _num, _redact
 from assay.report._summary import VERDICT_MARKS, _rules_section, format_p, md, short_method
@@ -131,16 +132,9 @@ def _interval(low: Any, high: Any, how: Any = fmt) -> str:
 
 
 def value_is_pass(scores: pd.DataFrame, scorer: str) -> bool:
-    """True when every ok score of ``scorer`` has pass/fail and its value is 1 on pass, 0 on
-    fail: its mean is then its pass rate, shown once."""
-    ok = scores[(scores["scorer"] == scorer) & (scores["status"] == "ok")]
-    if ok.empty:
-        return False
-    passed = [_passed(p) for p in ok["passed"]]
-    if any(p is None for p in passed):
-        return False
-    values = pd.to_numeric(ok["value"], errors="coerce").to_numpy(dtype=float)
-    return all(v == (1.0 if p else 0.0) for v, p in zip(values, passed, strict=True))
+    """True when ``scorer``'s value is its own pass/fail on every ok score: its mean is then
+    its pass rate, shown once (see :func:`assay.llm._aggregate.pass_indicators`)."""
+    return scorer in pass_indicators(scores)
 
 
 def primary_metric(summary: pd.DataFrame, scorer: str) -> str:
