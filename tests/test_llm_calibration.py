@@ -421,7 +421,7 @@ def test_bad_input_errors_name_file_row_column_and_fix(tmp_path: Path) -> None:
         load_labels(CalibrationSpec(labels="bad.jsonl"), tmp_path)
     with pytest.raises(InputError, match="labels file not found"):
         load_labels(CalibrationSpec(labels="missing.csv"), tmp_path)
-    with pytest.raises(InputError, match="must be .csv, .jsonl or .parquet"):
+    with pytest.raises(InputError, match="must be .jsonl, .csv or .parquet"):
         (tmp_path / "l.txt").write_text("x")
         load_labels(CalibrationSpec(labels="l.txt"), tmp_path)
 

@@ -42,7 +42,6 @@ silently.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
@@ -56,6 +55,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assay._errors import InputError
+from assay.llm._rows import read_records
 from assay.stats import judge_agreement, krippendorff_alpha
 from assay.stats._agreement import Agreement
 
@@ -171,29 +171,9 @@ def judge_scales(scorers: Iterable[Any]) -> dict[str, str]:
 
 
 def _read(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise InputError(f"{path}: labels file not found; check 'labels' in the calibration spec (a path "
-                         "relative to the suite file)")
-    if suffix in (".jsonl", ".ndjson"):
-        rows = []
-        for k, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{k}: not a JSON object ({exc.msg}); one label row per "
-                                 "line") from None
-            if not isinstance(obj, dict):
-                raise InputError(f"{path}:{k}: a label row is a JSON object, got {type(obj).__name__}")
-            rows.append(obj)
-        return pd.DataFrame(rows, dtype=object)
-    if suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise InputError(f"{path}: a labels file must be .csv, .jsonl or .parquet (got {suffix!r})")
+    rows = read_records(path, noun="label row", key="'labels' in the calibration spec", kinds="labels")
+    return pd.DataFrame(rows, dtype=object) if path.suffix.lower() in (".jsonl", ".ndjson") \
+        else pd.DataFrame(rows)
 
 
 def _blank(value: Any) -> bool:

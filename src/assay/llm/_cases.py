@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assay._errors import InputError
+from assay.llm._rows import read_records
 from assay.llm.providers._types import canonical_json
 
 FIELDS = ("id", "input", "messages", "expected", "context", "tags", "vars")
@@ -108,30 +109,6 @@ def parse_case(raw: Any, where: str) -> Case:
                 tuple(str(t) for t in tags), dict(variables))
 
 
-def _read_file(path: Path) -> list[dict[str, Any]]:
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise InputError(f"{path}: cases file not found; check 'cases' in the suite (relative to the "
-                         "suite file)")
-    if suffix in (".jsonl", ".ndjson"):
-        rows = []
-        for k, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{k}: not a JSON object ({exc.msg}); one case per line") from None
-        return rows
-    if suffix in (".csv", ".parquet", ".pq"):
-        import pandas as pd
-
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""]) \
-            if suffix == ".csv" else pd.read_parquet(path)
-        return [{k: v for k, v in r.items()} for r in frame.to_dict("records")]
-    raise InputError(f"{path}: cases must be .jsonl, .csv or .parquet (got {suffix!r})")
-
-
 def load_cases(source: str | list[Any], base_dir: Path) -> list[Case]:
     """The suite's cases: an inline list, or a file relative to the suite's folder."""
     if isinstance(source, list):
@@ -140,7 +117,8 @@ def load_cases(source: str | list[Any], base_dir: Path) -> list[Case]:
     else:
         path = Path(source)
         path = path if path.is_absolute() else base_dir / path
-        cases = [parse_case(r, f"{path} row {i + 1}") for i, r in enumerate(_read_file(path))]
+        rows = read_records(path, noun="case", key="'cases' in the suite", kinds="cases")
+        cases = [parse_case(r, f"{path} row {i + 1}") for i, r in enumerate(rows)]
         where = str(path)
     if not cases:
         raise InputError(f"{where}: no cases; a suite needs at least one")

@@ -257,6 +257,17 @@ def _slices(result: EvaluationResult, models: list[str], colors: dict[str, str])
     return {"plots": plots, "too_small": too_small}
 
 
+def delta_row(r: Any, tone: str | None, group: str) -> ForestRow:
+    """A comparison row (slice, values, delta with its interval, adjusted p, n) as a forest
+    plot row coloured by ``tone`` (better / worse / unclear), with its tooltip."""
+    tip = (f"{r.slice}: {fmt(r.baseline_value)} → {fmt(r.candidate_value)}, delta "
+           f"{fmt(r.delta, sign=True)} {_ci(r.ci_low, r.ci_high, sign=True)}, "
+           f"p adj. {format_p(r.p_adjusted)}, n={_count(r.n)}")
+    return ForestRow(r.slice, r.delta, r.ci_low, r.ci_high,
+                     {"better": BETTER, "worse": WORSE}.get(tone or "", UNCLEAR), tip,
+                     group=group, strong=r.slice == "overall")
+
+
 def _comparisons(result: EvaluationResult) -> list[dict[str, Any]]:
     comp = result.comparisons
     if comp is None or comp.empty:
@@ -281,12 +292,7 @@ def _comparisons(result: EvaluationResult) -> list[dict[str, Any]]:
             rows = []
             for r in m_rows[m_rows.status == "ok"].itertuples():
                 tone = delta_tone(r)
-                tip = (f"{r.slice}: {fmt(r.baseline_value)} → {fmt(r.candidate_value)}, delta "
-                       f"{fmt(r.delta, sign=True)} {_ci(r.ci_low, r.ci_high, sign=True)}, "
-                       f"p adj. {format_p(r.p_adjusted)}, n={_count(r.n)}")
-                rows.append(ForestRow(r.slice, r.delta, r.ci_low, r.ci_high,
-                                      {"better": BETTER, "worse": WORSE}.get(tone, UNCLEAR), tip,
-                                      group=r.dimension, strong=r.slice == "overall"))
+                rows.append(delta_row(r, tone, r.dimension))
             rows.sort(key=lambda fr: fr.label != "overall")
             bounds: dict[float, str] = {}
             if verdict is not None:

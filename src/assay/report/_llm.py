@@ -33,10 +33,10 @@ import yaml
 
 from assay._errors import InputError
 from assay.llm._aggregate import pass_indicators
-from assay.report._html import COMPARATIVE, _ci, _count, _environment, _finite, _verdict
+from assay.report._html import COMPARATIVE, _ci, _count, _environment, _finite, _verdict, delta_row
 from assay.report._monitor import _num, _redact
 from assay.report._summary import VERDICT_MARKS, _rules_section, format_p, md, short_method
-from assay.report._svg import BETTER, UNCLEAR, WORSE, ForestRow, color, delta_forest_plot, fmt, forest_plot
+from assay.report._svg import ForestRow, color, delta_forest_plot, fmt, forest_plot
 
 if TYPE_CHECKING:
     from assay.llm._runner import SuiteResult
@@ -322,13 +322,7 @@ def _comparisons(result: SuiteResult) -> list[dict[str, Any]]:
             rows = []
             for r in m_rows.itertuples():
                 tone = _tone(r)
-                tip = (f"{r.slice}: {fmt(r.baseline_value)} → {fmt(r.candidate_value)}, delta "
-                       f"{fmt(r.delta, sign=True)} {_ci(r.ci_low, r.ci_high, True)}, p adj. "
-                       f"{format_p(r.p_adjusted)}, n={_count(r.n)}")
-                rows.append(ForestRow(r.slice, r.delta, r.ci_low, r.ci_high,
-                                      {"better": BETTER, "worse": WORSE}.get(tone, UNCLEAR), tip,
-                                      group="overall" if r.slice == "overall" else "tag",
-                                      strong=r.slice == "overall"))
+                rows.append(delta_row(r, tone, "overall" if r.slice == "overall" else "tag"))
             baseline = str(m_rows["baseline"].iloc[0])
             plots.append({"scorer": scorer, "svg": delta_forest_plot(
                 rows, _bounds(result, cand, f"{scorer}.pass_rate"),
