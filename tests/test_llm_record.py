@@ -197,6 +197,13 @@ def test_tradeoffs_against_scipy() -> None:
     dominated = summary.assign(value=[0.95, 0.9])
     t2 = tradeoffs(dominated, outputs, confidence=0.95)
     assert list(t2["pareto"]) == [True, False]
+    # an unknown cost (no prices) is not "free": it is left out of the comparison
+    from assay.llm._tradeoffs import _pareto
+
+    rows = [{"scorer": "em", "quality": 0.9, "cost_per_case": math.nan, "latency_p50": 0.5},
+            {"scorer": "em", "quality": 0.9, "cost_per_case": 0.002, "latency_p50": 0.5}]
+    _pareto(rows)
+    assert [r["pareto"] for r in rows] == [True, True]
 
 
 def test_tradeoffs_of_a_suite_and_small_samples() -> None:

@@ -286,6 +286,23 @@ def test_usage_against_numpy() -> None:
     assert u["cost"] == pytest.approx(0.001 * sum(range(10)))
     assert u["latency_p50"] == pytest.approx(np.percentile(out["latency_s"], 50))
     assert u["latency_p95"] == pytest.approx(np.percentile(out["latency_s"], 95))
+    assert u["cost_spent"] == pytest.approx(u["cost"])  # no cache: every answer was paid for
+
+
+def test_a_cached_rerun_keeps_latency_and_cost_but_spends_nothing(tmp_path) -> None:
+    def costly(request):
+        i = int(request.messages[-1]["content"].split()[-1])
+        return {"text": "Answer: A", "prompt_tokens": 10, "completion_tokens": 1, "cost": 0.001 * (i + 1)}
+
+    spec = _suite(params={}, prompts=[{"name": "plain"}], cache=".cache")
+    first = run_suite(spec, tmp_path, providers={"fake": CallableChat(costly)})
+    again = run_suite(spec, tmp_path, providers={"fake": CallableChat(costly)})
+    assert again.outputs["cached"].all() and not first.outputs["cached"].any()
+    assert list(again.outputs["latency_s"]) == list(first.outputs["latency_s"])
+    u1, u2 = first.usage.iloc[0], again.usage.iloc[0]
+    assert u1["cost"] == u2["cost"] == pytest.approx(0.001 * sum(range(1, 11)))
+    assert (u1["cost_spent"], u2["cost_spent"]) == (pytest.approx(u1["cost"]), 0.0)
+    assert (u2["latency_p50"], u2["latency_p95"]) == (u1["latency_p50"], u1["latency_p95"])
 
 
 def test_case_clustered_interval_matches_the_cluster_robust_standard_error() -> None:

@@ -6,6 +6,7 @@ so every error names the key path, the bad value and the allowed values.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
@@ -547,6 +548,23 @@ def _format_validation_error(exc: ValidationError, source: str, root: type[BaseM
             continue
         lines.append(f"  - {path}: {msg}{shown}")
     return "\n".join(lines)
+
+
+def config_problems(exc: ValidationError, model: type[BaseModel], where: Callable[[str], str],
+                    owner: str) -> str:
+    """One config entry's validation errors (a scorer, a judge, a gate rule) as one line:
+    ``where(key path)`` places each problem, an unknown key lists the keys of ``owner`` (for
+    example "the exact scorer"), a missing key says so."""
+    problems = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            keys = [f.alias or n for n, f in model.model_fields.items()]
+            msg = f"unknown key; allowed keys of {owner}: {', '.join(keys)}"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        problems.append(f"{where('.'.join(str(p) for p in err['loc']))}{msg}")
+    return "; ".join(problems)
 
 
 M = TypeVar("M", bound=BaseModel)

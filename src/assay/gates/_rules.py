@@ -173,13 +173,10 @@ def parse_rules(raw: Any) -> list[Rule]:
         try:
             out.append(kind.config.model_validate(item))
         except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                where = "".join(f".{p}" for p in err["loc"])  # empty: the rule as a whole
-                msg = err["msg"].removeprefix("Value error, ")
-                if err["type"] == "extra_forbidden":
-                    allowed = ", ".join(kind.config.model_fields)
-                    msg = f"unknown key; allowed keys of a {item['rule']} rule: {allowed}"
-                problems.append(f"gates[{i}]{where}: {msg}")
-            raise RuleError("; ".join(problems)) from None
+            from assay.spec import config_problems
+
+            # an empty key path is the rule as a whole: gates[i]: ...
+            raise RuleError(config_problems(exc, kind.config,
+                                            lambda at, i=i: f"gates[{i}]{'.' + at if at else ''}: ",
+                                            f"a {item['rule']} rule")) from None
     return out

@@ -142,7 +142,7 @@ def _score_all(scorer: Any, views: list[CaseView]) -> list[Score]:
     return out
 
 
-def judges_table(scorers: list[Any], spec: SuiteSpec) -> pd.DataFrame:
+def judges_table(scorers: list[Any]) -> pd.DataFrame:
     """One row per judge scorer: what makes its scores comparable across runs."""
     from assay.llm.judges import judge_fingerprint
 
@@ -242,7 +242,7 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
                              ignore_index=True) if calibrations else None)
     if calibrations:
         hashes["labels"] = {c.counts.source: c.counts.sha256 for c in calibrations}
-    judges = judges_table(scorers, spec)
+    judges = judges_table(scorers)
     hashes["judges"] = dict(zip(judges["scorer"], judges["fingerprint"], strict=True))
     return SuiteResult(spec, outputs, scores, summary, usage(outputs), hashes=hashes,
                        comparisons=comparisons, seconds=time.perf_counter() - started, verdict=verdict,

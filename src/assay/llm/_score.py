@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any, TypeVar
@@ -176,15 +177,20 @@ def scorer_from_config(raw: dict[str, Any] | ScorerConfig) -> ScorerConfig:
     try:
         return cls.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                keys = [f.alias or n for n, f in cls.model_fields.items()]
-                msg = f"unknown key; allowed keys of the {kind} scorer: {', '.join(keys)}"
-            problems.append(f"scorer {raw.get('name') or kind}: {where + ': ' if where else ''}{msg}")
-        raise SpecError("; ".join(problems)) from None
+        from assay.spec import config_problems
+
+        label = f"scorer {raw.get('name') or kind}: "
+        raise SpecError(config_problems(exc, cls, lambda at: label + (f"{at}: " if at else ""),
+                                        f"the {kind} scorer")) from None
+
+
+def compile_pattern(pattern: str, what: str = "pattern") -> re.Pattern[str]:
+    """``pattern`` compiled; a bad one is a ValueError naming ``what`` and the regex error
+    (for scorer config validators, which pydantic turns into the key's message)."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{what} {pattern!r} is not a valid regular expression: {exc}") from None
 
 
 def text_references(case: CaseView) -> list[str] | None:

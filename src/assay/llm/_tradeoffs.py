@@ -4,9 +4,10 @@ One row per variant and scorer (overall slice): the scorer's pass rate (or mean,
 scorer without a pass rule) with the summary's interval; the cost per case with a t
 interval over cases (a case's cost is the mean over its samples, so repeated samples are
 one cluster); latency p50 and p95 over the answers with distribution-free order-statistic
-intervals (Conover, ch. 3.2; ``None`` where too few answers reach the level). A variant is
-on the Pareto front for a scorer when no other variant is at least as good on all three
-(quality up, cost per case down, latency p50 down) and better on one.
+intervals (Conover, ch. 3.2; NaN where too few answers reach the level). A variant is on the
+Pareto front for a scorer when no other variant is at least as good on all three (quality
+up, cost per case down, latency p50 down) and better on one; a cost or latency that is
+unknown for either of two variants is left out of their comparison.
 
 Latency and cost are the answers' own, as measured when they were made (cache hits keep
 them), so a cached rerun gives the same table. Answers that failed have no latency and no
@@ -54,22 +55,21 @@ def _cost(ok: pd.DataFrame, confidence: float) -> tuple[float, float, float]:
     return mean, iv.low, iv.high
 
 
-def _pareto(rows: list[dict[str, Any]]) -> None:
-    """Mark each row not dominated by another row of the same scorer (NaN never dominates)."""
-    def key(r: dict[str, Any]) -> tuple[float, float, float]:
-        cost = r["cost_per_case"] if math.isfinite(r["cost_per_case"]) else 0.0
-        lat = r["latency_p50"] if math.isfinite(r["latency_p50"]) else math.inf
-        return r["quality"], cost, lat
+def _dominates(o: dict[str, Any], r: dict[str, Any]) -> bool:
+    """``o`` is at least as good as ``r`` on quality, cost per case and latency p50, and better
+    on one. A cost or latency unknown on either side (no prices, no answers) is not compared."""
+    pairs = [(o["quality"], r["quality"])]  # higher is better
+    for key in ("cost_per_case", "latency_p50"):  # lower is better: compare negated
+        if math.isfinite(o[key]) and math.isfinite(r[key]):
+            pairs.append((-o[key], -r[key]))
+    return all(a >= b for a, b in pairs) and any(a > b for a, b in pairs)
 
+
+def _pareto(rows: list[dict[str, Any]]) -> None:
+    """Mark each row that no other row of the same scorer dominates (no quality: not marked)."""
     for r in rows:
-        if not math.isfinite(r["quality"]):
-            r["pareto"] = False
-            continue
-        q, c, t = key(r)
-        r["pareto"] = not any(
-            o is not r and math.isfinite(o["quality"]) and o["scorer"] == r["scorer"]
-            and key(o)[0] >= q and key(o)[1] <= c and key(o)[2] <= t
-            and (key(o)[0] > q or key(o)[1] < c or key(o)[2] < t)
+        r["pareto"] = math.isfinite(r["quality"]) and not any(
+            o is not r and o["scorer"] == r["scorer"] and math.isfinite(o["quality"]) and _dominates(o, r)
             for o in rows)
 
 

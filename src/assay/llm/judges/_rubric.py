@@ -361,16 +361,11 @@ def judge_from_config(
     try:
         return cls.model_validate(raw)  # type: ignore[return-value]
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = f"unknown key; allowed keys of a {kind}: {', '.join(cls.model_fields)}"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            problems.append(f"judge {raw.get('name') or kind}: {where + ': ' if where else ''}{msg}")
-        raise SpecError("; ".join(problems)) from None
+        from assay.spec import config_problems
+
+        label = f"judge {raw.get('name') or kind}: "
+        raise SpecError(config_problems(exc, cls, lambda at: label + (f"{at}: " if at else ""),
+                                        f"a {kind}")) from None
 
 
 def judge_fingerprint(judge: JudgeConfig | PairwiseJudgeConfig) -> str:

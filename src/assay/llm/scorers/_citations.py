@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from assay.llm._score import CaseView, Score, ScorerConfig, register_scorer
+from assay.llm._score import CaseView, Score, ScorerConfig, compile_pattern, register_scorer
 
 DEFAULT_PATTERN = r"\[\s*([A-Za-z0-9_.:\-]+(?:\s*[,;]\s*[A-Za-z0-9_.:\-]+)*)\s*\](?!\()"
 
@@ -39,10 +39,7 @@ class Citations(ScorerConfig):
     @field_validator("pattern")
     @classmethod
     def _one_group(cls, v: str) -> str:
-        try:
-            rx = re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"pattern {v!r} is not a valid regular expression: {exc}") from None
+        rx = compile_pattern(v)
         if rx.groups < 1:
             raise ValueError(f"pattern {v!r} needs a group that captures the cited id(s)")
         return v

@@ -20,6 +20,7 @@ from assay.llm._score import (
     CaseView,
     Score,
     ScorerConfig,
+    compile_pattern,
     describe_expected,
     register_scorer,
     text_references,
@@ -135,10 +136,7 @@ class RegexMatch(ScorerConfig):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"pattern {v!r} is not a valid regular expression: {exc}") from None
+        compile_pattern(v)
         return v
 
     def _score(self, case: CaseView, output: str) -> Score:

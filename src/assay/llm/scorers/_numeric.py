@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from assay.llm._score import CaseView, Score, ScorerConfig, register_scorer
+from assay.llm._score import CaseView, Score, ScorerConfig, compile_pattern, register_scorer
 
 NUMBER = re.compile(r"(?<![\w.])[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+|(?<=\d))"
                     r"(?:[eE][-+]?\d+)?(?![\w])")
@@ -62,10 +62,7 @@ class NumericMatch(ScorerConfig):
     @classmethod
     def _compiles(cls, v: str | None) -> str | None:
         if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"pattern {v!r} is not a valid regular expression: {exc}") from None
+            compile_pattern(v)
         return v
 
     def _expected(self, case: CaseView) -> float | None:

@@ -34,7 +34,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from assay.llm._score import CaseView, Score, ScorerConfig, register_scorer
+from assay.llm._score import CaseView, Score, ScorerConfig, compile_pattern, register_scorer
 
 _A = "['\u2019]"  # straight or curly apostrophe
 _CANT = (rf"(?:can{_A}?t|cannot|can\s+not|won{_A}t|will\s+not|am\s+(?:not\s+able|unable)\s+to|"
@@ -92,10 +92,7 @@ class Refusal(ScorerConfig):
     @classmethod
     def _compile(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for p in v:
-            try:
-                re.compile(p)
-            except re.error as exc:
-                raise ValueError(f"extra pattern {p!r} is not a valid regular expression: {exc}") from None
+            compile_pattern(p, "extra pattern")
         return v
 
     def _score(self, case: CaseView, output: str) -> Score:

@@ -25,7 +25,15 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from assay.llm._score import BoundScorer, CaseView, Score, describe_expected, register_scorer, text_references
+from assay.llm._score import (
+    BoundScorer,
+    CaseView,
+    Score,
+    compile_pattern,
+    describe_expected,
+    register_scorer,
+    text_references,
+)
 from assay.llm.scorers._match import normalize_answer
 
 _BULLET = re.compile(r"^\s*(?:[-*+\u2022]|\d+[.)])\s+")
@@ -67,10 +75,7 @@ class SpanF1(BoundScorer):
     @field_validator("delimiters")
     @classmethod
     def _compiles(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"delimiters {v!r} is not a valid regular expression: {exc}") from None
+        compile_pattern(v, "delimiters")
         return v
 
     def _norm(self, text: str) -> str:
