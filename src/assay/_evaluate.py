@@ -217,12 +217,16 @@ def evaluate_spec(
     progress: Progress | None = None,
     store: RunStore | None = None,
     as_of: datetime | None = None,
+    use_cache: bool = True,
 ) -> EvaluationResult:
     """Run one evaluation and return its tidy result.
 
     The data-quality checks run first, on the dataset as read (see ``assay.quality``):
     ``store`` holds the data cards its schema is compared with, and ``as_of`` (else the
-    spec's ``quality.as_of``, else now) is the time freshness is judged at."""
+    spec's ``quality.as_of``, else now) is the time freshness is judged at. Models with an
+    ``adapter`` predict first (see ``assay.models``; ``use_cache=False`` ignores the
+    prediction cache), and the ``stress`` and ``latency`` sections run after the
+    comparisons (see ``assay.robustness``)."""
     started = time.time()
     timings: dict[str, float] = {}
     tick = time.perf_counter()
@@ -236,8 +240,20 @@ def evaluate_spec(
     report = progress or (lambda stage, done, total: None)
     task = get_task(spec.task)
     metric_names = resolve_metrics(spec, task)
+    inloop = None
+    if any(m.adapter is not None for m in spec.models):
+        from assay.models._dataset import predict_models
+
+        report("predicting", 0, 1)
+        inloop = predict_models(spec, base_dir, data, use_cache=use_cache, progress=report)
+        step("predict")
     report("validating inputs", 0, 1)
-    rows = load_rows(spec, base_dir, data, exclude_invalid=exclude_invalid)
+    if inloop is None:
+        rows = load_rows(spec, base_dir, data, exclude_invalid=exclude_invalid)
+    else:
+        rows = load_rows(inloop.spec, base_dir, inloop.table, exclude_invalid=exclude_invalid,
+                         source=inloop.source if data is None else None)
+        inloop.count_errors(rows)
     partition = build_partition(rows)
     wanted = requested(spec)
     seg_cols = segment_columns(rows) if spec.error_analysis is not None else []
@@ -383,8 +399,22 @@ def evaluate_spec(
         comparisons, unpaired = _compare_models(spec, rows, partition, raw, records,
                                                 metric_names, task, report)
         step("compare")
+    if inloop is not None and (spec.stress is not None or spec.latency is not None):
+        from assay.robustness._run import run_stress
+
+        stressed = run_stress(spec, rows, partition, inloop, progress=report)
+        analyses.tables |= stressed.tables
+        analyses.charts |= stressed.charts
+        step("stress")
     examples = example_rows(rows)
     extra: dict[str, Any] = {"profile": profile(rows)}
+    if inloop is not None:
+        extra["adapters"] = {name: run.lineage() for name, run in inloop.runs.items()}
+        if spec.stress is not None and spec.stress.save:
+            extra["stress_inputs"] = stressed.saved
+        errors = inloop.error_table()
+        if not errors.empty:
+            analyses.tables["prediction_errors"] = errors
     if data is not None:
         extra["data_sha256"] = data_sha()
     step("examples")

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from assay._cli_cache import cache_app
 from assay._cli_llm import llm_app
 from assay._cli_monitor import monitor_command
 from assay._cli_quality import check_command, print_quality
@@ -98,10 +99,13 @@ def evaluate(
     no_store: bool = typer.Option(False, "--no-store", help="Do not record the run."),
     mlflow: str | None = typer.Option(None, help="Also log metrics, verdict and report to this "
                                                  "MLflow tracking URI (default: the spec's mlflow)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Predict with adapter models afresh "
+                                                           "(the prediction cache is neither read nor written)."),
 ) -> None:
     """Evaluate the models of SPEC: metrics with confidence intervals per slice, the paired
     comparison of candidates with the baseline, and the gate verdict (exit 0 ship, 3 ship
-    with guardrails, 1 hold). The run is recorded in the run store."""
+    with guardrails, 1 hold). Models with an adapter predict first, and the spec's stress
+    tests and latency run on them. The run is recorded in the run store."""
     from assay._evaluate import evaluate_spec
     from assay.api import prepare
     from assay.store import record_evaluation
@@ -114,7 +118,7 @@ def evaluate(
 
         def run() -> EvaluationResult:
             return evaluate_spec(spec_obj, base_dir, exclude_invalid=exclude_invalid, progress=progress,
-                                 store=run_store)
+                                 store=run_store, use_cache=not no_cache)
 
         try:
             if run_store is None:
@@ -324,6 +328,7 @@ app.command("card")(card_command)
 app.command("check")(check_command)
 app.command("monitor")(monitor_command)
 app.add_typer(llm_app, name="llm")
+app.add_typer(cache_app, name="cache")
 
 
 @app.command()

@@ -135,6 +135,10 @@ class EvaluationResult:
         hashes: dict[str, Any] = input_fingerprints(self.spec, self.base_dir) if hash_inputs else {}
         if "data_sha256" in self.extra:  # an in-memory table: the hash of its Arrow stream
             hashes["data"] = {"in_memory": True, "sha256": self.extra["data_sha256"]}
+        for name, model in self.extra.get("adapters", {}).items():
+            if hash_inputs and f"model:{name}" not in hashes:  # a function or an endpoint
+                hashes[f"model:{name}"] = {"adapter": model["kind"], "sha256": model["sha256"],
+                                           "description": model["description"]}
         return {
             "name": self.spec.name,
             "task": self.spec.task,
@@ -153,12 +157,13 @@ class EvaluationResult:
             "started": datetime.fromtimestamp(self.started, UTC).isoformat(),
             "finished": datetime.fromtimestamp(self.finished, UTC).isoformat(),
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
-        }
+        } | ({"adapters": self.extra["adapters"]} if self.extra.get("adapters") else {})
 
     def write(self, folder: str | Path) -> Path:
         """Write results.parquet/.json, excluded.json, manifest.json, spec.yaml, summary.md,
         report.html and, when present, curves.json, comparisons.parquet/.json, verdict.json,
-        one Parquet and JSON file per analysis table and analyses.json (their chart data)."""
+        one Parquet and JSON file per analysis table, analyses.json (their chart data) and
+        ``stress/<model>__<perturbation>.parquet`` (the perturbed inputs, with stress.save)."""
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         write_table(self.table, out, "results", arrow=self.to_arrow())
@@ -174,6 +179,11 @@ class EvaluationResult:
         if self.analysis_charts:
             (out / "analyses.json").write_text(
                 json.dumps(jsonable(self.analysis_charts)) + "\n", encoding="utf-8")
+        for name, frame in self.extra.get("stress_inputs", {}).items():  # stress.save: true
+            folder = out / "stress"
+            folder.mkdir(exist_ok=True)
+            safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+            frame.to_parquet(folder / f"{safe}.parquet", index=False)
         if self.curves:
             (out / "curves.json").write_text(json.dumps(self.curves) + "\n", encoding="utf-8")
         if self.verdict is not None:
@@ -203,11 +213,18 @@ class EvaluationResult:
 
 def absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     """A spec mapping with data, prediction and artifact paths made absolute (in place)."""
-    for section in [raw.get("data") or {}, *raw.get("models", [])]:
+    adapters = [m["adapter"] for m in raw.get("models", []) if m.get("adapter")]
+    for section in [raw.get("data") or {}, *raw.get("models", []), *adapters]:
         if section.get("path"):
             section["path"] = str(base / section["path"])
         if section.get("artifacts"):
             section["artifacts"] = [str(base / a) for a in section["artifacts"]]
+    for adapter in adapters:  # a function in a file: "scoring.py:predict"
+        module, _, func = str(adapter.get("function") or "").rpartition(":")
+        if module.endswith(".py"):
+            adapter["function"] = f"{base / module}:{func}"
+    if isinstance(raw.get("cache"), str):
+        raw["cache"] = str(base / raw["cache"])
     leakage = (raw.get("quality") or {}).get("leakage") or {}
     if leakage.get("train"):
         leakage["train"] = str(base / leakage["train"])

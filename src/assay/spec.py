@@ -24,7 +24,9 @@ from pydantic import (
 )
 
 from assay._errors import SpecError
+from assay.models._adapter import AdapterSpec
 from assay.quality._config import QualitySpec
+from assay.robustness._spec import LatencySpec, StressSpec
 
 Engine = Literal["numpy", "duckdb"]
 
@@ -63,7 +65,8 @@ class DataSpec(_Strict):
 
 
 class ModelSpec(_Strict):
-    """One model's predictions: columns of the dataset, or a file joined on the id column."""
+    """One model's predictions: columns of the dataset, a file joined on the id column, or
+    the model itself run through an ``adapter`` (see ``assay.models``)."""
 
     name: str = Field(min_length=1)
     path: str | None = None
@@ -75,6 +78,18 @@ class ModelSpec(_Strict):
     #: files or folders of the model itself (weights, a pickled pipeline): hashed into the
     #: run's lineage, never read
     artifacts: list[str] = Field(default_factory=list)
+    #: run the model itself on the dataset: a skops/joblib/ONNX file, a Python function or
+    #: an HTTP endpoint (see ``assay.models``)
+    adapter: AdapterSpec | None = None
+
+    @model_validator(mode="after")
+    def _predictions_or_adapter(self) -> ModelSpec:
+        if self.adapter is not None:
+            given = [k for k in ("path", "score", "scores", "prediction") if getattr(self, k)]
+            if given:
+                raise ValueError(f"a model with an 'adapter' predicts itself; remove {', '.join(given)} "
+                                 "(they name existing predictions)")
+        return self
 
 
 class ColumnSlice(_Strict):
@@ -352,6 +367,13 @@ class EvalSpec(_Strict):
     error_analysis: ErrorAnalysisSpec | None = None
     #: data-quality checks, run before the metrics (see ``assay.quality``)
     quality: QualitySpec = Field(default_factory=QualitySpec)
+    #: where predictions of adapter models are cached: true = the default folder
+    #: (``$ASSAY_CACHE_DIR``, else ``~/.cache/assay/predictions``), a folder, or false
+    cache: bool | str = True
+    #: stress tests of the adapter models: perturbations and behavioural tests
+    stress: StressSpec | None = None
+    #: inference latency and throughput of the adapter models
+    latency: LatencySpec | None = None
 
     @field_validator("gates", mode="before")
     @classmethod
@@ -359,6 +381,34 @@ class EvalSpec(_Strict):
         from assay.gates import parse_rules
 
         return parse_rules(v)
+
+    @model_validator(mode="after")
+    def _adapter_sections(self) -> EvalSpec:
+        """``stress`` and ``latency`` name models that run through an adapter."""
+        runnable = [m.name for m in self.models if m.adapter is not None]
+        for key in ("stress", "latency"):
+            section = getattr(self, key)
+            if section is None:
+                continue
+            if not runnable:
+                raise ValueError(f"{key} needs a model with an 'adapter' (assay runs the model itself "
+                                 "to perturb its inputs or time it); no model has one")
+            bad = [m for m in section.models or [] if m not in runnable]
+            if bad:
+                raise ValueError(f"{key}.models: {', '.join(map(repr, bad))} have no adapter; models "
+                                 f"with one: {', '.join(runnable)}")
+        if self.stress is not None:
+            from assay.compare._tasks import PAIRED, UNPAIRED
+
+            paired = PAIRED.get(self.task, {})
+            for m in self.stress.metrics or []:
+                if m not in paired:
+                    raise ValueError(f"stress.metrics: unknown metric {m!r} for task {self.task!r}; "
+                                     f"allowed: {', '.join(k for k, v in paired.items() if k and v not in (UNPAIRED, 'skip'))}")
+                if paired[m] in (UNPAIRED, "skip"):
+                    raise ValueError(f"stress.metrics: {m!r} has no paired method, so its change under "
+                                     "a perturbation has no paired interval; choose another metric")
+        return self
 
     def _check_analyses(self, private: dict[str, str]) -> None:
         _check_analyses_impl(self, private)

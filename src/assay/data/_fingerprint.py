@@ -75,7 +75,8 @@ def text_sha256(text: str) -> str:
 
 def input_fingerprints(spec: EvalSpec, base_dir: str | Path) -> dict[str, dict[str, Any]]:
     """role -> {path, sha256, bytes} of everything the spec reads: ``data``, each model's
-    predictions file (``model:<name>``) and artifacts (``artifact:<name>:<path>``).
+    predictions file or adapter model file (``model:<name>``) and artifacts
+    (``artifact:<name>:<path>``).
 
     A ``data.sql`` source is fingerprinted by its query text only (the files it reads are
     named inside the SQL and not hashed). A missing artifact is recorded as missing.
@@ -100,6 +101,11 @@ def input_fingerprints(spec: EvalSpec, base_dir: str | Path) -> dict[str, dict[s
             add(f"model:{m.name}", m.path)
         for art in m.artifacts:
             add(f"artifact:{m.name}:{art}", art)
+        if m.adapter is not None:  # a function's or endpoint's fingerprint comes from the run
+            if m.adapter.path:
+                add(f"model:{m.name}", m.adapter.path)
+            for art in m.adapter.artifacts:
+                add(f"artifact:{m.name}:{art}", art)
     quality = getattr(spec, "quality", None)
     leakage = getattr(quality, "leakage", None)
     if leakage is not None and getattr(leakage, "train", None):

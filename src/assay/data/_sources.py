@@ -341,10 +341,18 @@ class _Builder:
 
 def load_rows(
     spec: EvalSpec, base_dir: Path | str = ".", data: pa.Table | None = None,
-    exclude_invalid: bool = False,
+    exclude_invalid: bool = False, source: str | None = None,
 ) -> EvalRows:
-    """Validate the inputs of ``spec`` and build the ``assay_rows`` view."""
+    """Validate the inputs of ``spec`` and build the ``assay_rows`` view. ``source`` names
+    where an in-memory ``data`` table came from (the spec's file, read earlier to run the
+    adapter models on it), for messages and lineage."""
     b = _Builder(spec, Path(base_dir), data)
+    if data is not None and source is not None and spec.data is not None:
+        b.data_name = source
+        if spec.data.path is not None:
+            b.inputs["data"] = source
+        elif spec.data.sql is not None:
+            b.inputs["data.sql"] = spec.data.sql
     n = b.check_dataset()
     classes = b.classes()
     joins, selects, score_cols = [], [], []

@@ -10,6 +10,7 @@ import math
 
 from assay.gates import _quality_rule  # noqa: F401  (registers the ``quality`` rule kind)
 from assay.gates._analysis_rules import CalibrationRule, FairnessRule
+from assay.gates._robustness_rules import BehaviourRule, LatencyRule, RobustnessRule
 from assay.gates._decide import GateTables, decide_rule
 from assay.gates._outcome import (
     EXIT_CODES,
@@ -68,6 +69,7 @@ def gate(rules: list[Rule], tables: GateTables) -> Verdict:
 
 __all__ = [
     "EXIT_CODES",
+    "BehaviourRule",
     "CalibrationRule",
     "FairnessRule",
     "FAIL",
@@ -79,8 +81,10 @@ __all__ = [
     "SKIPPED",
     "UNDECIDED",
     "GateTables",
+    "LatencyRule",
     "MinRowsRule",
     "NonInferiorityRule",
+    "RobustnessRule",
     "Rule",
     "RuleError",
     "RuleOutcome",

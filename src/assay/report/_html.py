@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from assay.gates import FAIL, PASS, SKIPPED, UNDECIDED, Verdict
 from assay.report._html_analyses import analyses_context
 from assay.report._html_quality import quality_context
+from assay.report._html_robustness import robustness_context
 from assay.report._summary import KEY_METRICS, delta_tone, format_p, short_method
 from assay.report._svg import (
     BETTER,
@@ -403,6 +404,7 @@ def render_html(result: EvaluationResult, *, manifest: dict[str, Any] | None = N
     comparisons = _comparisons(result)
     analyses = analyses_context(result, colors)
     quality = quality_context(result)
+    robustness = robustness_context(result, colors)
     nav = [("verdict", "Verdict")] + ([("quality", "Data quality")] if quality else [])
     nav.append(("metrics", "Metrics"))
     if curves:
@@ -414,13 +416,15 @@ def render_html(result: EvaluationResult, *, manifest: dict[str, Any] | None = N
     nav += [(key, title) for key, title in (("fairness", "Fairness"), ("calibration", "Calibration"),
                                              ("thresholds", "Operating points"),
                                              ("segments", "Weak segments")) if analyses[key]]
+    if robustness is not None:
+        nav.append(("robustness", "Robustness"))
     nav += [("excluded", "Excluded"), ("lineage", "Lineage")]
     context = {
         "spec": {"name": spec.name, "task": spec.task, "confidence": f"{spec.confidence:.0%}",
                  "seed": spec.seed, "min_slice_size": spec.min_slice_size},
         "n_rows": result.n_rows, "models": header_models, "nav": nav, "verdict": verdict,
         "metrics": _metric_table(result, models), "curves": curves, "slices": slices,
-        "comparisons": comparisons, "analyses": analyses, "quality": quality,
+        "comparisons": comparisons, "analyses": analyses, "quality": quality, "robustness": robustness,
         "excluded": _excluded(result),
         "lineage": _lineage(result, manifest),
         "version": __version__, "finished": _time(result.finished),

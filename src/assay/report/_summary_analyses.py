@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from assay.report._summary import _ci, _num, format_p, md
+from assay.report._summary_robustness import robustness_lines
 
 if TYPE_CHECKING:
     from assay.results import EvaluationResult
@@ -130,7 +131,7 @@ def analysis_lines(result: EvaluationResult, *, folded: bool = False) -> list[st
     tables = result.analyses
     cfg = result.spec.error_analysis
     sections = [fairness_lines(tables), calibration_lines(tables), threshold_lines(tables),
-                segment_lines(tables, cfg.fdr if cfg is not None else None)]
+                segment_lines(tables, cfg.fdr if cfg is not None else None), robustness_lines(result)]
     out: list[str] = []
     for lines in sections:
         if not lines:
