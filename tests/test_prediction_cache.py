@@ -35,6 +35,7 @@ from assay.models import (
     row_hashes,
 )
 from assay.models import _cache as cache_module
+from assay.models._predict import UNSPLIT
 
 BINARY = OutputShape("binary", (0, 1), 1)
 NUMERIC = ["x1", "x2", "x3"]
@@ -364,19 +365,20 @@ def test_error_budget_spent_counts_whole_chunks(trained, tmp_path):
     np.testing.assert_array_equal(out.errored, errored)
     assert counting.calls == [50, 50, 50, 50]
     assert out.errors.to_dict("records") == [
-        {"message": NAN_MESSAGE, "rows": 100, "example_rows": [0, 1, 2, 3, 4]}]
+        {"message": NAN_MESSAGE + UNSPLIT, "rows": 100, "example_rows": [0, 1, 2, 3, 4]}]
     np.testing.assert_array_equal(out.values[~errored], model.predict_proba(frame[~errored])[:, 1])
     counting.calls.clear()
     predictor.predict(frame)  # unresolved chunks are not cached as errors
     assert counting.calls == [50, 50]
     counting.calls.clear()
-    # a budget of 3 on one failing chunk of 8 rows (row 1 bad): [0..3] fails, [0,1] fails,
-    # [0] passes; then [1], [2,3] and [4..7] are left without budget
+    # a budget of 3 on one failing chunk of 8 rows (row 1 bad), halved breadth first:
+    # [0..3] fails, [4..7] passes, [0,1] fails; then [2,3], [0] and [1] are left without budget
     small = X.head(8).copy()
     small.loc[1, "x1"] = np.nan
     out = Predictor(counting, cache=None, shape=BINARY, error_budget=3).predict(small)
-    assert counting.calls == [8, 4, 2, 1]
-    assert np.flatnonzero(out.errored).tolist() == [1, 2, 3, 4, 5, 6, 7]
+    assert counting.calls == [8, 4, 4, 2]
+    assert np.flatnonzero(out.errored).tolist() == [0, 1, 2, 3]
+    assert set(out.errors.message) == {NAN_MESSAGE + UNSPLIT}
     counting.calls.clear()
     out = Predictor(counting, cache=None, shape=BINARY, error_budget=256).predict(small)
     assert np.flatnonzero(out.errored).tolist() == [1] and len(counting.calls) <= 1 + 2 * 3

@@ -99,8 +99,9 @@ def evaluate(
     no_store: bool = typer.Option(False, "--no-store", help="Do not record the run."),
     mlflow: str | None = typer.Option(None, help="Also log metrics, verdict and report to this "
                                                  "MLflow tracking URI (default: the spec's mlflow)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Predict with adapter models afresh "
-                                                           "(the prediction cache is neither read nor written)."),
+    no_cache: bool = typer.Option(False, "--no-cache",
+                                  help="Predict with adapter models afresh (the prediction cache is "
+                                       "neither read nor written)."),
 ) -> None:
     """Evaluate the models of SPEC: metrics with confidence intervals per slice, the paired
     comparison of candidates with the baseline, and the gate verdict (exit 0 ship, 3 ship

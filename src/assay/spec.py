@@ -401,10 +401,11 @@ class EvalSpec(_Strict):
             from assay.compare._tasks import PAIRED, UNPAIRED
 
             paired = PAIRED.get(self.task, {})
+            usable = [k for k, v in paired.items() if v not in (UNPAIRED, "skip")]
             for m in self.stress.metrics or []:
                 if m not in paired:
                     raise ValueError(f"stress.metrics: unknown metric {m!r} for task {self.task!r}; "
-                                     f"allowed: {', '.join(k for k, v in paired.items() if k and v not in (UNPAIRED, 'skip'))}")
+                                     f"allowed: {', '.join(usable)}")
                 if paired[m] in (UNPAIRED, "skip"):
                     raise ValueError(f"stress.metrics: {m!r} has no paired method, so its change under "
                                      "a perturbation has no paired interval; choose another metric")

@@ -10,7 +10,6 @@ import math
 
 from assay.gates import _quality_rule  # noqa: F401  (registers the ``quality`` rule kind)
 from assay.gates._analysis_rules import CalibrationRule, FairnessRule
-from assay.gates._robustness_rules import BehaviourRule, LatencyRule, RobustnessRule
 from assay.gates._decide import GateTables, decide_rule
 from assay.gates._outcome import (
     EXIT_CODES,
@@ -26,6 +25,7 @@ from assay.gates._outcome import (
     Verdict,
     decide_verdict,
 )
+from assay.gates._robustness_rules import BehaviourRule, LatencyRule, RobustnessRule
 from assay.gates._rules import (
     RULES,
     MinRowsRule,

@@ -58,7 +58,8 @@ class BehaviourRule(Rule):
     judge: Literal["value", "ci_high"] = "value"
 
     def describe(self) -> str:
-        which = "every behavioural test" if self.tests == "all" else f"behavioural tests {', '.join(self.tests)}"
+        which = ("every behavioural test" if self.tests == "all"
+                 else f"behavioural tests {', '.join(self.tests)}")
         return f"{which} passes" + ("" if self.judge == "value" else " (ci_high)")
 
 

@@ -58,6 +58,9 @@ class AdapterSpec(BaseModel):
     artifacts: list[str] = Field(default_factory=list)
     #: cache predictions on disk (see ``assay.models.PredictionCache``)
     cache: bool = True
+    #: extra model calls per prediction pass spent isolating the rows a failing batch fails
+    #: on (halving it); rows of chunks still failing when it is spent count as failed
+    error_budget: int = Field(default=256, ge=0)
     # ---- HTTP endpoints --------------------------------------------------------------
     #: requests in flight at once
     concurrency: int = Field(default=4, ge=1, le=256)

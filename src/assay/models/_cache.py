@@ -298,8 +298,9 @@ class PredictionCache:
                       for k in p.iterdir() if k.is_dir() and _KEY.fullmatch(k.name) and k.name[:2] == p.name)
 
     def clear(self, key: str | None = None) -> tuple[int, int]:
-        """Remove one key's entries, or all of them: (entries, bytes) removed. Entries count
-        stored rows (a row cached twice, before compaction, counts twice)."""
+        """Remove one key's entries, or all of them (and the stored stress outcomes): (entries,
+        bytes) removed. Entries count stored rows (a row cached twice, before compaction,
+        counts twice)."""
         folders = [self.folder(key)] if key is not None else self._keys()
         if key is None:
             self._memo.clear()
@@ -317,6 +318,10 @@ class PredictionCache:
                 d.parent.rmdir()
             except OSError:
                 pass  # other keys share the prefix folder
+        memo = self.root / "stress"  # stored stress outcomes (assay.robustness._memo)
+        if key is None and memo.is_dir():
+            size += sum(f.stat().st_size for f in memo.rglob("*") if f.is_file())
+            shutil.rmtree(memo, ignore_errors=True)
         return entries, size
 
     def info(self) -> pd.DataFrame:

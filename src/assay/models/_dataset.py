@@ -165,7 +165,7 @@ def predict_models(
                                where=f"models.{m.name}.adapter")
         label = f"predicting with {m.name}"
         predictor = Predictor(adapter, cache=cache if m.adapter.cache else None, shape=shape,
-                              batch_size=m.adapter.batch_size,
+                              batch_size=m.adapter.batch_size, error_budget=m.adapter.error_budget,
                               progress=lambda done, total, label=label: report(label, done, total))
         clean = predictor.predict(frame[features])
         runs[m.name] = ModelRun(m.name, i, adapter, predictor, shape, features, clean)

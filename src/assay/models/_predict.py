@@ -2,10 +2,12 @@
 
 ``Predictor.predict`` hashes every row (128 bits, see ``row_hashes``), looks the unique
 rows up in the prediction cache, and sends only the unique rows not cached to the model,
-``batch_size`` rows per call. A call that raises is split in halves, recursively, until
-the failing rows are found; each extra call spends one unit of ``error_budget``, and when
-it is spent a chunk that still fails counts all its rows as errored with its message (its
-rows may not all fail on their own, so such errors are not cached). Rows whose output is
+``batch_size`` rows per call. A call that raises is split in halves, breadth first (every
+failing chunk is halved before any is halved again, so the budget narrows all of them
+evenly), until the failing rows are found; each extra call spends one unit of
+``error_budget``, and when it is spent a chunk that still fails counts all its rows as
+errored with its message and the suffix ``UNSPLIT`` (its rows may not all fail on their
+own, so the count is an upper bound, and such errors are not cached). Rows whose output is
 NaN are errored too ("returned NaN"). New predictions, and for deterministic adapters the
 errors of isolated rows, are written to the cache.
 
@@ -18,6 +20,7 @@ evaluation's (``(n,)``, or ``(n, k)`` for multiclass).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,8 +33,11 @@ from assay.models._cache import PredictionCache, model_key, row_hashes
 
 #: rows per call when neither the predictor nor the adapter spec says
 DEFAULT_BATCH = {"http": 256}
-LOCAL_BATCH = 8192
+LOCAL_BATCH = 65536
 NAN_MESSAGE = "returned NaN"
+#: appended to the message of rows counted failed because their chunk failed when the error
+#: budget ran out (an upper bound: some of them may predict on their own)
+UNSPLIT = " [in a failing chunk not split further: the error budget is spent; raise adapter.error_budget]"
 ERROR_COLUMNS = ["message", "rows", "example_rows"]
 
 
@@ -151,6 +157,7 @@ class Predictor:
         run = _Run(self, frame, first, len(todo))
         for start in range(0, len(todo), self.batch_size):
             run.solve(todo[start:start + self.batch_size])
+        run.isolate()
         uvals[todo] = run.values[todo]
         ubad[todo] = run.failed[todo]
         umsg[run.failed] = run.messages[run.failed]
@@ -199,6 +206,8 @@ class _Run:
         #: the row's error was found on its own (a one-row call), so it may be cached
         self.isolated = np.zeros(u, dtype=bool)
         self.budget = owner.error_budget
+        #: failing chunks of more than one row, waiting to be halved
+        self.pending: deque[tuple[np.ndarray, str]] = deque()
         self.model_seconds = 0.0
         self.batches: list[tuple[int, float]] = []
         self.total = total
@@ -241,15 +250,22 @@ class _Run:
             self.isolated[rows] = True
             self._resolve(rows)
             return
-        mid = len(rows) // 2
-        for half in (rows[:mid], rows[mid:]):
-            if self.budget > 0:
-                self.budget -= 1
-                self.solve(half)
-            else:  # budget spent: the untested or unsplit chunk counts as failed as a whole
-                self.messages[half] = message
-                self.failed[half] = True
-                self._resolve(half)
+        self.pending.append((rows, message))
+
+    def isolate(self) -> None:
+        """Halve the failing chunks breadth first while the budget lasts; a chunk left when
+        it is spent counts as failed as a whole (marked ``UNSPLIT``)."""
+        while self.pending:
+            rows, message = self.pending.popleft()
+            mid = len(rows) // 2
+            for half in (rows[:mid], rows[mid:]):
+                if self.budget > 0:
+                    self.budget -= 1
+                    self.solve(half)
+                else:
+                    self.messages[half] = message + UNSPLIT
+                    self.failed[half] = True
+                    self._resolve(half)
 
 
 def _unique_rows(h1: np.ndarray, h2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -116,7 +116,8 @@ def run_stress(spec, rows, partition, inloop, *, progress: Progress | None = Non
         for name in names:
             run = inloop.runs[name]
             r = _usable_rows(spec, raw, run, inloop, stress.rows, stress.seed)
-            _stress_model(spec, partition, run, r, tables, examples, out, report)
+            _stress_model(spec, partition, run, r, tables, examples, out, report,
+                          _memo_for(spec, partition, run, r, inloop))
     if spec.latency is not None:
         from assay.models import measure_latency
 
@@ -154,8 +155,36 @@ def _errors_frame(model: str, label: str, preds, pos: np.ndarray) -> pd.DataFram
         "example_rows": [", ".join(str(int(pos[r]) + 1) for r in ex) for ex in e.example_rows]})
 
 
+def _memo_for(spec, partition, run, r: _Rows, inloop):
+    """(store, key of everything but the perturbation) when outcomes may be reused: the
+    prediction cache is on, the model is deterministic and cached, and no input is saved."""
+    from assay.robustness._memo import StressMemo, memo_key, rows_digest
+
+    stress = spec.stress
+    if (inloop.cache is None or stress.save or not run.adapter.cacheable
+            or not run.adapter.deterministic or not run.clean.cache_key):
+        return None
+    settings = {k: getattr(spec, k) for k in (
+        "task", "confidence", "bootstrap", "threshold", "seed", "score_bins", "calibration_bins",
+        "top_k", "min_slice_size", "weight")}
+    settings |= {"compare": spec.compare.model_dump(mode="json"),
+                 "privacy": spec.privacy.model_dump(mode="json"),
+                 "slices": [k.label for k in partition.keys],
+                 "stress": stress.model_dump(mode="json", exclude={"perturbations", "tests", "models"}),
+                 "classes": [str(c) for c in run.shape.classes]}
+    digest = rows_digest(r.frame, r.y, r.w, r.pos, r.ids, *r.codes)
+    return StressMemo(inloop.cache.root), memo_key(run.clean.cache_key, digest, settings)
+
+
+def _normal(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as it reads back from Parquet, so fresh and stored outcomes are identical."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(table, preserve_index=False).to_pandas()
+
+
 def _stress_model(spec, partition, run, r: _Rows, tables, examples, out: StressOutput,
-                  report: Progress) -> None:
+                  report: Progress, memo=None) -> None:
     from assay.robustness import apply_perturbation, behaviour_frame, check_behaviour, column_kinds
     from assay.robustness import perturbation_label as label_of
 
@@ -166,21 +195,38 @@ def _stress_model(spec, partition, run, r: _Rows, tables, examples, out: StressO
     for k, p in enumerate(stress.perturbations):
         label = label_of(p)
         report(f"stressing {run.name}: {label}", k, total)
+        key = None
+        if memo is not None:
+            from assay.robustness._memo import memo_key
+
+            key = memo_key(memo[1], "perturbation", label, p.model_dump(mode="json"))
+            hit = memo[0].get(key)
+            if hit is not None:
+                tables["robustness"].append(hit[0])
+                if hit[1] is not None:
+                    tables["prediction_errors"].append(hit[1])
+                if hit[2] is not None:
+                    examples["perturbations"].append(hit[2])
+                continue
         pert = apply_perturbation(p, r.frame, stream_seed(stress.seed, label), kinds=kinds,
                                   where=f"stress.perturbations[{k}]")
         if stress.save:
             out.saved[f"{run.name}__{label}"] = pert.frame
         if pert.weights is not None or pert.rows is not None:
-            tables["robustness"].append(_shift_table(spec, run, r, p, label, pert, metrics, k))
-            continue
-        preds = run.predictor.predict(pert.frame)
-        err = _errors_frame(run.name, label, preds, r.pos)
+            table, err, ex = _normal(_shift_table(spec, run, r, p, label, pert, metrics, k)), None, None
+        else:
+            preds = run.predictor.predict(pert.frame)
+            err = _errors_frame(run.name, label, preds, r.pos)
+            err = None if err is None else _normal(err)
+            table = _normal(_perturbation_table(spec, partition, run, r, p, label, pert, preds, metrics, k))
+            ex = _worst(spec, run.name, label, r, pert, preds, stress.examples)
+        tables["robustness"].append(table)
         if err is not None:
             tables["prediction_errors"].append(err)
-        tables["robustness"].append(
-            _perturbation_table(spec, partition, run, r, p, label, pert, preds, metrics, k))
-        examples["perturbations"].append(
-            _worst(spec, run.name, label, r, pert, preds, stress.examples))
+        if ex is not None:
+            examples["perturbations"].append(ex)
+        if key is not None:
+            memo[0].put(key, table, err, ex)
     for t_i, test in enumerate(stress.tests):
         report(f"stressing {run.name}: {test.name}", len(stress.perturbations) + t_i, total)
         edited = behaviour_frame(test, r.frame, stream_seed(stress.seed, test.name), kinds=kinds,
@@ -250,6 +296,10 @@ def _perturbation_table(spec, partition, run, r: _Rows, p, label: str, pert, pre
     table["changed_rows"] = [by_label.get(s, (0, 0, 0))[0] for s in table.slice]
     table["errored_rows"] = [by_label.get(s, (0, 0, 0))[1] for s in table.slice]
     # the error rate: rows the model failed on, per slice
+    from assay.models._predict import UNSPLIT
+
+    e = preds.errors
+    unsplit = int(e.rows[e.message.astype(str).str.endswith(UNSPLIT)].sum()) if len(e) else 0
     err_rows = []
     for key in partition.keys:
         if key.label not in by_label:
@@ -258,6 +308,10 @@ def _perturbation_table(spec, partition, run, r: _Rows, p, label: str, pert, pre
         if key.kind == "cross" and n_all == 0:
             continue
         ci = wilson_interval(n_err / n_all, n_all, spec.confidence) if n_all else None
+        note = ""
+        if key.kind == "overall" and unsplit:
+            note = (f"an upper bound: {unsplit} row(s) of failing chunks were not split further "
+                    "(raise adapter.error_budget to isolate them)")
         err_rows.append({
             "slice": key.label, "dimension": key.dimension,
             "level": key.level if key.kind != "where" else "", "metric": ERROR_RATE,
@@ -265,7 +319,7 @@ def _perturbation_table(spec, partition, run, r: _Rows, p, label: str, pert, pre
             "delta": n_err / n_all if n_all else math.nan,
             "ci_low": ci.low if ci else math.nan, "ci_high": ci.high if ci else math.nan,
             "p_value": math.nan, "p_adjusted": math.nan, "n": n_all, "method": "wilson",
-            "status": "ok" if n_all else "undefined", "note": "", "higher_is_better": False,
+            "status": "ok" if n_all else "undefined", "note": note, "higher_is_better": False,
             "changed_rows": by_label[key.label][0], "errored_rows": n_err})
     table = pd.concat([table, pd.DataFrame(err_rows)], ignore_index=True)
     table.insert(0, "model", run.name)
@@ -407,7 +461,8 @@ def _failed_examples(spec, model: str, test, r: _Rows, edited, preds, res, limit
     for i in list(res.order[:limit]):
         items.append({
             "row": _row_name(shown, r, int(i)), "label": _label_text(spec, r.y[i]),
-            "before": _values(shown, r.frame, int(i), cols), "after": _values(shown, edited.frame, int(i), cols),
+            "before": _values(shown, r.frame, int(i), cols),
+            "after": _values(shown, edited.frame, int(i), cols),
             "clean": _prediction(r.clean[i]), "perturbed": _prediction(after[i]),
             "change": float(_change(r.clean[i:i + 1], after[i:i + 1])[0]), "error": False})
     return {"model": model, "test": test.name, "columns": cols, "rows": items}

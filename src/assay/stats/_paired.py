@@ -178,12 +178,16 @@ def _placements(
     order_p = np.argsort(pos, kind="stable")
     sp, cw_p = pos[order_p], np.concatenate(([0.0], np.cumsum(w_pos[order_p])))
     w_n, w_p = cw_n[-1], cw_p[-1]
-    lo = np.searchsorted(sn, pos, side="left")
-    hi = np.searchsorted(sn, pos, side="right")
-    v10 = (cw_n[lo] + 0.5 * (cw_n[hi] - cw_n[lo])) / w_n
-    lo = np.searchsorted(sp, neg, side="left")
-    hi = np.searchsorted(sp, neg, side="right")
-    v01 = ((w_p - cw_p[hi]) + 0.5 * (cw_p[hi] - cw_p[lo])) / w_p
+    # the queries go in sorted (each class's own order): searchsorted walks the sorted array
+    # once instead of jumping around it, several times faster; the values are unchanged
+    lo = np.searchsorted(sn, sp, side="left")
+    hi = np.searchsorted(sn, sp, side="right")
+    v10 = np.empty(pos.size)
+    v10[order_p] = (cw_n[lo] + 0.5 * (cw_n[hi] - cw_n[lo])) / w_n
+    lo = np.searchsorted(sp, sn, side="left")
+    hi = np.searchsorted(sp, sn, side="right")
+    v01 = np.empty(neg.size)
+    v01[order_n] = ((w_p - cw_p[hi]) + 0.5 * (cw_p[hi] - cw_p[lo])) / w_p
     return v10, v01
 
 
