@@ -215,7 +215,7 @@ def _stress_model(spec, partition, run, r: _Rows, tables, examples, out: StressO
         if pert.weights is not None or pert.rows is not None:
             table, err, ex = _normal(_shift_table(spec, run, r, p, label, pert, metrics, k)), None, None
         else:
-            preds = run.predictor.predict(pert.frame)
+            preds = _predict_changed(run, r, pert)
             err = _errors_frame(run.name, label, preds, r.pos)
             err = None if err is None else _normal(err)
             table = _normal(_perturbation_table(spec, partition, run, r, p, label, pert, preds, metrics, k))
@@ -231,7 +231,7 @@ def _stress_model(spec, partition, run, r: _Rows, tables, examples, out: StressO
         report(f"stressing {run.name}: {test.name}", len(stress.perturbations) + t_i, total)
         edited = behaviour_frame(test, r.frame, stream_seed(stress.seed, test.name), kinds=kinds,
                                  where=f"stress.tests[{t_i}]")
-        preds = run.predictor.predict(edited.frame)
+        preds = _predict_changed(run, r, edited)
         err = _errors_frame(run.name, f"test: {test.name}", preds, r.pos)
         if err is not None:
             tables["prediction_errors"].append(err)
@@ -249,6 +249,40 @@ def _stress_model(spec, partition, run, r: _Rows, tables, examples, out: StressO
         examples["tests"].append(_failed_examples(spec, run.name, test, r, edited, preds, res,
                                                   stress.examples))
     report(f"stressing {run.name}", total, total)
+
+
+@dataclass
+class _Predicted:
+    """A perturbed run's predictions over all stressed rows (the fields the tables read)."""
+
+    values: np.ndarray
+    errored: np.ndarray
+    errors: pd.DataFrame
+
+
+def _predict_changed(run, r: _Rows, pert) -> _Predicted:
+    """Predict the rows the perturbation changed; an unchanged row is the very input the
+    clean run predicted, so it keeps its clean prediction. When the perturbation changed the
+    frame's schema (column order or dtypes) every row is predicted: the model sees a
+    different input."""
+    changed = np.asarray(pert.changed, dtype=bool)
+    frame = pert.frame
+    same = (list(frame.columns) == list(r.frame.columns)
+            and all(frame[c].dtype == r.frame[c].dtype for c in frame.columns))
+    if not same or len(frame) != len(r.frame) or changed.all():
+        p = run.predictor.predict(frame)
+        return _Predicted(np.asarray(p.values, dtype=np.float64), np.asarray(p.errored, dtype=bool),
+                          p.errors)
+    idx = np.flatnonzero(changed)
+    values = r.clean.copy()
+    errored = np.zeros(len(frame), dtype=bool)
+    errors = pd.DataFrame(columns=["message", "rows", "example_rows"])
+    if idx.size:
+        p = run.predictor.predict(frame.iloc[idx])
+        values[idx] = np.asarray(p.values, dtype=np.float64)
+        errored[idx] = np.asarray(p.errored, dtype=bool)
+        errors = p.errors.assign(example_rows=[[int(idx[i]) for i in ex] for ex in p.errors.example_rows])
+    return _Predicted(values, errored, errors)
 
 
 def _perturbation_table(spec, partition, run, r: _Rows, p, label: str, pert, preds,
