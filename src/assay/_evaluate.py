@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from assay._errors import SpecError
@@ -412,9 +413,11 @@ def evaluate_spec(
         extra["adapters"] = {name: run.lineage() for name, run in inloop.runs.items()}
         if spec.stress is not None and spec.stress.save:
             extra["stress_inputs"] = stressed.saved
-        errors = inloop.error_table()
+        errors = inloop.error_table()  # the clean run's failures, before the stress run's
         if not errors.empty:
-            analyses.tables["prediction_errors"] = errors
+            under_stress = analyses.tables.get("prediction_errors")
+            analyses.tables["prediction_errors"] = errors if under_stress is None else pd.concat(
+                [errors, under_stress], ignore_index=True)
     if data is not None:
         extra["data_sha256"] = data_sha()
     step("examples")
