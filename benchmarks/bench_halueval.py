@@ -37,7 +37,6 @@ and among ``no`` answers with Wilson intervals. Undetermined scores are counted,
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -67,11 +66,6 @@ COLUMNS = ["scorer", "n", "n_undetermined", "n_error", "auc", "auc_low", "auc_hi
            "pass_yes", "pass_yes_low", "pass_yes_high", "n_yes", "pass_no", "pass_no_low", "pass_no_high",
            "n_no", "seconds"]
 FIELDS = ("ID", "user_query", "chatgpt_response", "hallucination", "hallucination_spans")
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of the file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_halueval(path: Path = DEFAULT) -> pd.DataFrame:

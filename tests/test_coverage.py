@@ -20,22 +20,18 @@ cells, and the last test shows that the band rejects an interval shrunk to 70% o
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _scripts import load_script
 
 from assay._estimate import estimate
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "coverage" / "coverage_study.py"
-_spec = importlib.util.spec_from_file_location("coverage_study", _PATH)
-cs = importlib.util.module_from_spec(_spec)
-sys.modules["coverage_study"] = cs  # workers unpickle run_chunk by module name
-_spec.loader.exec_module(cs)
+cs = load_script(_PATH, "coverage_study")  # workers unpickle run_chunk by module name
 
 SIMS = 400
 LOW, HIGH = 0.91, 0.985

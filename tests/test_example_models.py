@@ -9,35 +9,25 @@ scikit-learn's own predictions and ``roc_auc_score``.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
+from _scripts import load_script
 from sklearn.metrics import roc_auc_score
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "credit_default"
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("credit_default_train", EXAMPLE / "train.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
-
-train_script = _load_script()
+train_script = load_script(EXAMPLE / "train.py", "credit_default_train")
 Result = train_script.TrainingResult
 Models = dict[str, Any]
 

@@ -5,15 +5,16 @@ interval and the scorers' own definitions. The full table: benchmarks/bench_halu
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _scripts import load_script
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
@@ -23,10 +24,7 @@ from assay.llm import CaseView, scorer_from_config
 from assay.llm.scorers._refusal import find_refusal
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_halueval.py"
-_spec = importlib.util.spec_from_file_location("bench_halueval", _PATH)
-bh = importlib.util.module_from_spec(_spec)
-sys.modules["bench_halueval"] = bh
-_spec.loader.exec_module(bh)
+bh = load_script(_PATH, "bench_halueval")
 
 DATA = bh.DEFAULT
 pytestmark = pytest.mark.skipif(not DATA.is_file(), reason=f"shared data not found at {DATA} "
@@ -60,7 +58,7 @@ def scored(sample: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_published_counts(records: pd.DataFrame) -> None:
-    assert bh.file_sha256(DATA) == bh.PUBLISHED["sha256"]
+    assert hashlib.sha256(DATA.read_bytes()).hexdigest() == bh.PUBLISHED["sha256"]
     assert len(records) == bh.PUBLISHED["records"] == 4507
     assert int(records["label"].sum()) == bh.PUBLISHED["yes"] == 815
     assert int((records["label"] == 0).sum()) == bh.PUBLISHED["no"] == 3692

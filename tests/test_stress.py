@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
+from _scripts import pick
 from scipy import stats
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier
@@ -169,13 +170,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return World(tmp_path_factory.mktemp("stress"))
 
 
-def pick(table: pd.DataFrame, **where: Any) -> pd.Series:
-    """The one row of ``table`` matching ``where``."""
-    hit = table
-    for k, v in where.items():
-        hit = hit[hit[k] == v]
-    assert len(hit) == 1, (where, hit)
-    return hit.iloc[0]
 
 
 def delong(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float, float]:

@@ -11,12 +11,10 @@ predictions with scikit-learn.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -24,6 +22,7 @@ import pandas as pd
 import pytest
 import skops.io as sio
 import yaml
+from _scripts import load_script, pick
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 from threadpoolctl import threadpool_limits
@@ -45,14 +44,6 @@ NAN_MESSAGE = "ValueError: Input X contains NaN."
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in log1p:RuntimeWarning")
 
 
-def _train_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("credit_default_train_stress", EXAMPLE / "train.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
 
 class Example:
     """The example folder rebuilt in a temporary place, and its evaluation."""
@@ -62,7 +53,7 @@ class Example:
         data = root / "data"
         subprocess.run([sys.executable, str(EXAMPLE / "generate.py"), "--rows", "20000", "--seed", "7",
                         "--out", str(data)], check=True, capture_output=True, timeout=120)
-        self.script = _train_script()
+        self.script = load_script(EXAMPLE / "train.py", "credit_default_train_stress")
         self.trained = self.script.train(data)  # into data/models, where stress.yaml looks
         shutil.copy(EXAMPLE / "stress.yaml", root / "stress.yaml")
         raw = yaml.safe_load((root / "stress.yaml").read_text(encoding="utf-8"))
@@ -90,12 +81,6 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Example:
     return Example(tmp_path_factory.mktemp("credit_stress"))
 
 
-def pick(table: pd.DataFrame, **where: Any) -> pd.Series:
-    hit = table
-    for k, v in where.items():
-        hit = hit[hit[k] == v]
-    assert len(hit) == 1, (where, hit)
-    return hit.iloc[0]
 
 
 def test_verdict(example: Example) -> None:

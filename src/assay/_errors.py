@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
+
 
 class AssayError(Exception):
     """Base class of assay's own errors."""
@@ -23,6 +26,12 @@ class InputError(AssayError):
 
 class SpecError(InputError):
     """The evaluation spec is malformed or has an invalid value."""
+
+
+def repeated(values: Iterable[str]) -> list[str]:
+    """The values that occur more than once, sorted: for "names must be unique" messages."""
+    counts = Counter(values)
+    return sorted(v for v, c in counts.items() if c > 1)
 
 
 def sample_values(values: object, limit: int = 5) -> str:

@@ -436,13 +436,23 @@ def evaluate_spec(
     return result
 
 
+def pair_context(spec: EvalSpec, classes: list[Any], seed: tuple[int, ...]):
+    """The settings of a paired comparison on this spec's rows (candidate vs baseline, or a
+    model's perturbed run vs its clean one)."""
+    from assay.compare import PairContext
+
+    return PairContext(confidence=spec.confidence, replicates=spec.bootstrap, threshold=spec.threshold,
+                       classes=classes, weighted=spec.weight is not None, top_k=spec.top_k,
+                       calibration_bins=spec.calibration_bins, score_bins=spec.score_bins, seed=seed)
+
+
 def _compare_models(spec: EvalSpec, rows: EvalRows, partition: Partition,
                     raw: dict[str, np.ndarray], records: list[dict[str, Any]],
                     metric_names: list[str], task: Task, report: Progress):
     """Each candidate against the baseline on the rows both scored (see assay.compare)."""
     import pandas as pd
 
-    from assay.compare import COMPARE_COLUMNS, PairArrays, PairContext, compare_pair
+    from assay.compare import COMPARE_COLUMNS, PairArrays, compare_pair
 
     index = {m.name: i for i, m in enumerate(spec.models)}
     singles = {(r["model"], r["slice"], r["metric"]): r for r in records}
@@ -464,11 +474,7 @@ def _compare_models(spec: EvalSpec, rows: EvalRows, partition: Partition,
             a=[take(raw[col]) for col in rows.score_columns[ia]],
             b=[take(raw[col]) for col in rows.score_columns[ib]])
         codes = [take(raw[f"__d{j}"], np.int64) for j in range(len(partition.base))]
-        ctx = PairContext(confidence=spec.confidence, replicates=spec.bootstrap,
-                          threshold=spec.threshold, classes=rows.classes,
-                          weighted=spec.weight is not None, top_k=spec.top_k,
-                          calibration_bins=spec.calibration_bins, score_bins=spec.score_bins,
-                          seed=(spec.seed, c))
+        ctx = pair_context(spec, rows.classes, (spec.seed, c))
         label = f"comparing {cand} with {spec.baseline}"
         tables.append(compare_pair(
             task=spec.task, metrics=metric_names, higher_is_better=hib, pairs=pairs, codes=codes,

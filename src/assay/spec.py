@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from assay._errors import SpecError
+from assay._errors import SpecError, repeated
 from assay.models._adapter import AdapterSpec
 from assay.quality._config import QualitySpec
 from assay.robustness._spec import LatencySpec, StressSpec
@@ -483,11 +483,11 @@ class EvalSpec(_Strict):
     @model_validator(mode="after")
     def _unique_names(self) -> EvalSpec:
         names = [m.name for m in self.models]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        dup = repeated(names)
         if dup:
             raise ValueError(f"model names must be unique; repeated: {', '.join(dup)}")
         labels = [s.label for s in self.slices]
-        dup = sorted({n for n in labels if labels.count(n) > 1})
+        dup = repeated(labels)
         if dup:
             raise ValueError(f"slice names must be unique; repeated: {', '.join(dup)} (set 'name')")
         model_names = set(names)

@@ -69,12 +69,14 @@ class LatencyRule(BoundRule):
     rule: Literal["latency"] = "latency"
 
 
-def _stressed(table: pd.DataFrame, rule: RobustnessRule | BehaviourRule) -> list[str]:
+def _models_in(table: pd.DataFrame, rule: Rule, what: str = "stressed") -> list[str]:
+    """The rule's model, checked against the table's (default: every model in it)."""
     known = list(dict.fromkeys(table.model))
-    if rule.model is not None and rule.model not in known:
-        raise SpecError(f"gates: rule {rule.label!r} names model {rule.model!r}, which was not "
-                        f"stressed. Stressed models: {', '.join(known)}; fix 'model' in the rule")
-    return [rule.model] if rule.model else known
+    model = getattr(rule, "model", None)
+    if model is not None and model not in known:
+        raise SpecError(f"gates: rule {rule.label!r} names model {model!r}, which was not {what}. "
+                        f"{what.capitalize()} models: {', '.join(known)}; fix 'model' in the rule")
+    return [model] if model else known
 
 
 def decide_robustness(rule: RobustnessRule, tables: GateTables) -> RuleOutcome:
@@ -91,7 +93,7 @@ def decide_robustness(rule: RobustnessRule, tables: GateTables) -> RuleOutcome:
     if unknown:
         raise SpecError(f"gates: rule {rule.label!r} names perturbation(s) {', '.join(map(repr, unknown))}"
                         f", which the stress run does not have. Perturbations: {', '.join(labels)}")
-    models = _stressed(table, rule)
+    models = _models_in(table, rule)
     rows = table[(table.metric == rule.metric) & table.perturbation.isin(wanted)
                  & table.model.isin(models)]
     rate = rule.metric in RATES
@@ -119,7 +121,7 @@ def decide_behaviour(rule: BehaviourRule, tables: GateTables) -> RuleOutcome:
     if unknown:
         raise SpecError(f"gates: rule {rule.label!r} names behavioural test(s) "
                         f"{', '.join(map(repr, unknown))}; the stress run has: {', '.join(names)}")
-    models = _stressed(table, rule)
+    models = _models_in(table, rule)
     targets = []
     for r in table[table.test.isin(wanted) & table.model.isin(models)].itertuples(index=False):
         x = r.failure_rate if rule.judge == "value" else r.ci_high
@@ -141,11 +143,7 @@ def decide_latency(rule: LatencyRule, tables: GateTables) -> RuleOutcome:
     if rule.metric not in set(table.metric):
         raise SpecError(f"gates: rule {rule.label!r} needs {rule.metric!r}; latency metrics: "
                         f"{', '.join(dict.fromkeys(table.metric))}; fix 'metric' in the rule")
-    known = list(dict.fromkeys(table.model))
-    if rule.model is not None and rule.model not in known:
-        raise SpecError(f"gates: rule {rule.label!r} names model {rule.model!r}, which was not timed. "
-                        f"Timed models: {', '.join(known)}")
-    models = [rule.model] if rule.model else known
+    models = _models_in(table, rule, "timed")
     return decide_bounds(rule, table, models, ["overall"], 1, tables)
 
 

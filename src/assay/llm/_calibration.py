@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assay._errors import InputError
+from assay._errors import InputError, repeated
 from assay.llm._rows import read_records
 from assay.stats import judge_agreement, krippendorff_alpha
 from assay.stats._agreement import Agreement
@@ -105,7 +105,7 @@ class CalibrationSpec(BaseModel):
         if v is not None:
             if not v:
                 raise ValueError("give at least one scorer name, or leave 'scorers' out for every judge")
-            dup = sorted({s for s in v if v.count(s) > 1})
+            dup = repeated(v)
             if dup:
                 raise ValueError(f"scorers repeat: {', '.join(dup)}; list each once")
         return v

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from assay._errors import SpecError
+from assay._errors import SpecError, repeated
 from assay.llm._calibration import CalibrationSpec
 from assay.llm._prompts import PromptSpec
 
@@ -123,7 +123,7 @@ class SuiteSpec(_Strict):
                 labels.append(build_scorer(raw).label)
             except SpecError as exc:
                 raise ValueError(str(exc)) from None
-        dup = sorted({x for x in labels if labels.count(x) > 1})
+        dup = repeated(labels)
         if dup:
             raise ValueError(f"scorer names must be unique; repeated: {', '.join(dup)} (set 'name')")
         return v
@@ -143,7 +143,7 @@ class SuiteSpec(_Strict):
     def _unique(self) -> SuiteSpec:
         for what, names in (("provider", [p.name for p in self.providers]),
                             ("prompt", [p.name for p in self.prompts])):
-            dup = sorted({n for n in names if names.count(n) > 1})
+            dup = repeated(names)
             if dup:
                 raise ValueError(f"{what} names must be unique; repeated: {', '.join(dup)}")
         if not any(p.role == "model" for p in self.providers):

@@ -78,16 +78,24 @@ class InLoop:
 
     def error_table(self) -> pd.DataFrame:
         """The clean run's failures per model and message (rows, 1-based example rows)."""
-        frames = []
-        for name, run in self.runs.items():
-            e = run.clean.errors
-            if e is not None and len(e):
-                frames.append(pd.DataFrame({
-                    "model": name, "input": "clean", "message": e.message.to_numpy(),
-                    "rows": e.rows.to_numpy(),
-                    "example_rows": [", ".join(str(int(r) + 1) for r in ex) for ex in e.example_rows]}))
+        frames = [f for name, run in self.runs.items()
+                  if (f := error_rows(name, "clean", run.clean.errors)) is not None]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=ERROR_COLUMNS)
+
+
+def error_rows(model: str, source: str, errors: pd.DataFrame | None,
+               positions: Any = None) -> pd.DataFrame | None:
+    """A predictor's errors (message, rows, example positions) as ``prediction_errors`` rows:
+    example rows become 1-based dataset row numbers (``positions`` maps the predicted
+    frame's rows to dataset rows; default: the same). None when there is no error."""
+    if errors is None or not len(errors):
+        return None
+    where = (lambda i: int(i)) if positions is None else (lambda i: int(positions[i]))
+    return pd.DataFrame({
+        "model": model, "input": source, "message": errors.message.to_numpy(),
+        "rows": errors.rows.to_numpy(),
+        "example_rows": [", ".join(str(where(i) + 1) for i in ex) for ex in errors.example_rows]})
 
 
 def prediction_cache(spec: EvalSpec, base_dir: Path, enabled: bool = True):
@@ -150,8 +158,9 @@ def predict_models(
     else:
         raise InputError(f"task {spec.task!r}: adapter models predict for binary, multiclass and "
                          "regression tasks; give this task's predictions as columns or files")
-    needed = sorted({c for m in spec.models if m.adapter is not None
-                     for c in feature_columns(spec, m, columns, source)}, key=columns.index)
+    features_of = {m.name: feature_columns(spec, m, columns, source)
+                   for m in spec.models if m.adapter is not None}
+    needed = sorted({c for f in features_of.values() for c in f}, key=columns.index)
     frame = table.select(needed).to_pandas()
     runs: dict[str, ModelRun] = {}
     models: list[ModelSpec] = []
@@ -160,7 +169,7 @@ def predict_models(
         if m.adapter is None:
             models.append(m)
             continue
-        features = feature_columns(spec, m, columns, source)
+        features = features_of[m.name]
         adapter = load_adapter(m.adapter, shape, features=features, base_dir=base,
                                where=f"models.{m.name}.adapter")
         label = f"predicting with {m.name}"

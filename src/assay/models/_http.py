@@ -58,7 +58,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from assay._errors import InputError
+from assay._errors import InputError, repeated
 from assay.models._adapter import AdapterSpec, OutputShape
 
 __all__ = ["DEFAULT_BATCH_SIZE", "EndpointError", "HttpAdapter", "retry_after_seconds", "retry_wait"]
@@ -201,7 +201,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Row records of ``frame``, keys in column order."""
     names = [str(c) for c in frame.columns]
     if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated(names)
         raise InputError(f"the frame sent to the endpoint has duplicated columns {dupes}: each "
                          "feature must appear once")
     columns = [_column_values(frame.iloc[:, j]) for j in range(frame.shape[1])]

@@ -68,12 +68,15 @@ class _Rows:
     clean: np.ndarray  # (n,) or (n, k)
     frame: pd.DataFrame
     ids: np.ndarray | None
+    #: each slice's rows (None = all), from the clean values: shared by every perturbation
+    slices: list[np.ndarray | None] = field(default_factory=list)
 
     def columns(self, values: np.ndarray) -> list[np.ndarray]:
         return [values] if values.ndim == 1 else [values[:, j] for j in range(values.shape[1])]
 
 
-def _usable_rows(spec, raw: dict[str, np.ndarray], run, inloop, sample: int | None, seed: int) -> _Rows:
+def _usable_rows(spec, raw: dict[str, np.ndarray], run, inloop, partition, sample: int | None,
+                 seed: int) -> _Rows:
     ok = raw[f"__ok{run.index}"].astype(bool)
     pos = raw["__row"][ok].astype(np.int64) - 1
     sel = np.arange(pos.size)
@@ -91,7 +94,8 @@ def _usable_rows(spec, raw: dict[str, np.ndarray], run, inloop, sample: int | No
     ids = None
     if spec.id is not None and spec.id in inloop.table.column_names:
         ids = np.asarray(inloop.table.column(spec.id).to_numpy(zero_copy_only=False))[pos]
-    return _Rows(pos=pos, y=y, w=w, codes=codes, clean=clean, frame=frame, ids=ids)
+    return _Rows(pos=pos, y=y, w=w, codes=codes, clean=clean, frame=frame, ids=ids,
+                 slices=list(partition.slice_rows(codes, pos.size)))
 
 
 def _change(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -115,7 +119,7 @@ def run_stress(spec, rows, partition, inloop, *, progress: Progress | None = Non
         names = stress.models or list(inloop.runs)
         for name in names:
             run = inloop.runs[name]
-            r = _usable_rows(spec, raw, run, inloop, stress.rows, stress.seed)
+            r = _usable_rows(spec, raw, run, inloop, partition, stress.rows, stress.seed)
             _stress_model(spec, partition, run, r, tables, examples, out, report,
                           _memo_for(spec, partition, run, r, inloop))
     if spec.latency is not None:
@@ -144,15 +148,6 @@ def run_stress(spec, rows, partition, inloop, *, progress: Progress | None = Non
     if examples["perturbations"] or examples["tests"]:
         out.charts["robustness"] = examples
     return out
-
-
-def _errors_frame(model: str, label: str, preds, pos: np.ndarray) -> pd.DataFrame | None:
-    e = preds.errors
-    if e is None or not len(e):
-        return None
-    return pd.DataFrame({
-        "model": model, "input": label, "message": e.message.to_numpy(), "rows": e.rows.to_numpy(),
-        "example_rows": [", ".join(str(int(pos[r]) + 1) for r in ex) for ex in e.example_rows]})
 
 
 def _memo_for(spec, partition, run, r: _Rows, inloop):
@@ -185,6 +180,7 @@ def _normal(table: pd.DataFrame) -> pd.DataFrame:
 
 def _stress_model(spec, partition, run, r: _Rows, tables, examples, out: StressOutput,
                   report: Progress, memo=None) -> None:
+    from assay.models._dataset import error_rows
     from assay.robustness import apply_perturbation, behaviour_frame, check_behaviour, column_kinds
     from assay.robustness import perturbation_label as label_of
 
@@ -216,7 +212,7 @@ def _stress_model(spec, partition, run, r: _Rows, tables, examples, out: StressO
             table, err, ex = _normal(_shift_table(spec, run, r, p, label, pert, metrics, k)), None, None
         else:
             preds = _predict_changed(run, r, pert)
-            err = _errors_frame(run.name, label, preds, r.pos)
+            err = error_rows(run.name, label, preds.errors, r.pos)
             err = None if err is None else _normal(err)
             table = _normal(_perturbation_table(spec, partition, run, r, p, label, pert, preds, metrics, k))
             ex = _worst(spec, run.name, label, r, pert, preds, stress.examples)
@@ -232,7 +228,7 @@ def _stress_model(spec, partition, run, r: _Rows, tables, examples, out: StressO
         edited = behaviour_frame(test, r.frame, stream_seed(stress.seed, test.name), kinds=kinds,
                                  where=f"stress.tests[{t_i}]")
         preds = _predict_changed(run, r, edited)
-        err = _errors_frame(run.name, f"test: {test.name}", preds, r.pos)
+        err = error_rows(run.name, f"test: {test.name}", preds.errors, r.pos)
         if err is not None:
             tables["prediction_errors"].append(err)
         valid = ~np.asarray(preds.errored, dtype=bool)
@@ -288,7 +284,8 @@ def _predict_changed(run, r: _Rows, pert) -> _Predicted:
 def _perturbation_table(spec, partition, run, r: _Rows, p, label: str, pert, preds,
                         metrics: list[str], k: int) -> pd.DataFrame:
     """Paired metric changes per slice, the flip rate, and the error rate of one perturbation."""
-    from assay.compare import PairArrays, PairContext, compare_pair
+    from assay._evaluate import pair_context
+    from assay.compare import PairArrays, compare_pair
     from assay.compare._compare import CHURN
     from assay.metrics import get_task
     from assay.stats import wilson_interval
@@ -301,11 +298,7 @@ def _perturbation_table(spec, partition, run, r: _Rows, p, label: str, pert, pre
     pairs = PairArrays(y=r.y[keep], w=None if r.w is None else r.w[keep],
                        a=r.columns(r.clean[keep]), b=r.columns(after[keep]))
     codes = [c[keep] for c in r.codes]
-    ctx = PairContext(confidence=spec.confidence, replicates=spec.bootstrap, threshold=spec.threshold,
-                      classes=_classes(run),
-                      weighted=spec.weight is not None, top_k=spec.top_k,
-                      calibration_bins=spec.calibration_bins, score_bins=spec.score_bins,
-                      seed=(spec.seed, 9000 + run.index, k))
+    ctx = pair_context(spec, _classes(run), (spec.seed, 9000 + run.index, k))
     hib = {m: task.metrics[m].higher_is_better for m in metrics}
     if pairs.n:
         table = compare_pair(task=spec.task, metrics=metrics, higher_is_better=hib, pairs=pairs,
@@ -322,9 +315,8 @@ def _perturbation_table(spec, partition, run, r: _Rows, p, label: str, pert, pre
         table = pd.concat([table, _regression_flips(spec, partition, r, after, keep, ctx)],
                           ignore_index=True)
     # rows changed and rows errored per slice, from the clean rows' slice membership
-    slices = list(partition.slice_rows(r.codes, r.y.size))
     by_label = {}
-    for key, idx in zip(partition.keys, slices, strict=True):
+    for key, idx in zip(partition.keys, r.slices, strict=True):
         sel = np.arange(r.y.size) if idx is None else idx
         by_label[key.label] = (int(changed[sel].sum()), int(errored[sel].sum()), int(sel.size))
     table["changed_rows"] = [by_label.get(s, (0, 0, 0))[0] for s in table.slice]
@@ -463,23 +455,30 @@ def _prediction(v: np.ndarray | float) -> str:
     return ", ".join("error" if not math.isfinite(x) else f"{x:.4g}" for x in a)
 
 
+def _example_rows(spec, r: _Rows, edited, after: np.ndarray, rows: list[int],
+                  change: np.ndarray, errored: np.ndarray) -> tuple[list[str], list[dict[str, Any]]]:
+    """The edited columns and, for each of ``rows``: its name, label, the edited values
+    before and after, both predictions and the change (privacy settings applied)."""
+    shown = _shown(spec)
+    cols = [c for c in (edited.columns or []) if c in r.frame.columns]
+    items = [{
+        "row": _row_name(shown, r, i), "label": _label_text(spec, r.y[i]),
+        "before": _values(shown, r.frame, i, cols), "after": _values(shown, edited.frame, i, cols),
+        "clean": _prediction(r.clean[i]), "perturbed": _prediction(after[i]),
+        "change": math.nan if errored[i] else float(change[i]), "error": bool(errored[i])}
+        for i in rows]
+    return cols, items
+
+
 def _worst(spec, model: str, label: str, r: _Rows, pert, preds, limit: int) -> dict[str, Any]:
     """The rows whose prediction moved most (and a few the model failed on)."""
-    shown = _shown(spec)
     after = np.asarray(preds.values, dtype=np.float64)
     errored = np.asarray(preds.errored, dtype=bool)
     size = np.where(errored, -1.0, _change(r.clean, np.where(np.isfinite(after), after, 0.0)))
     order = np.lexsort((np.arange(size.size), -size))
-    moved = [i for i in order[:limit] if size[i] > 0]
+    moved = [int(i) for i in order[:limit] if size[i] > 0]
     failed = np.flatnonzero(errored)[:limit].tolist()
-    cols = [c for c in (pert.columns or []) if c in r.frame.columns]
-    items = []
-    for i in moved + failed:
-        items.append({
-            "row": _row_name(shown, r, i), "label": _label_text(spec, r.y[i]),
-            "before": _values(shown, r.frame, i, cols), "after": _values(shown, pert.frame, i, cols),
-            "clean": _prediction(r.clean[i]), "perturbed": _prediction(after[i]),
-            "change": float(size[i]) if size[i] >= 0 else math.nan, "error": bool(errored[i])})
+    cols, items = _example_rows(spec, r, pert, after, moved + failed, size, errored)
     return {"model": model, "perturbation": label, "columns": cols, "rows": items}
 
 
@@ -488,15 +487,9 @@ def _label_text(spec, y: Any) -> str:
 
 
 def _failed_examples(spec, model: str, test, r: _Rows, edited, preds, res, limit: int) -> dict[str, Any]:
-    shown = _shown(spec)
+    """A behavioural test's failed rows, worst first."""
     after = np.asarray(preds.values, dtype=np.float64)
-    cols = [c for c in (edited.columns or []) if c in r.frame.columns]
-    items = []
-    for i in list(res.order[:limit]):
-        items.append({
-            "row": _row_name(shown, r, int(i)), "label": _label_text(spec, r.y[i]),
-            "before": _values(shown, r.frame, int(i), cols),
-            "after": _values(shown, edited.frame, int(i), cols),
-            "clean": _prediction(r.clean[i]), "perturbed": _prediction(after[i]),
-            "change": float(_change(r.clean[i:i + 1], after[i:i + 1])[0]), "error": False})
+    rows = [int(i) for i in res.order[:limit]]
+    cols, items = _example_rows(spec, r, edited, after, rows, _change(r.clean, after),
+                                np.zeros(after.shape[0], dtype=bool))
     return {"model": model, "test": test.name, "columns": cols, "rows": items}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from assay._errors import repeated
 from assay.robustness._behaviour import BehaviourTest
 from assay.robustness._perturb import Perturbation, perturbation_label
 
@@ -51,11 +52,11 @@ class StressSpec(BaseModel):
     @model_validator(mode="after")
     def _distinct_names(self) -> StressSpec:
         labels = [perturbation_label(p) for p in self.perturbations]
-        dup = sorted({n for n in labels if labels.count(n) > 1})
+        dup = repeated(labels)
         if dup:
             raise ValueError(f"perturbation names must be unique; repeated: {', '.join(dup)} (set 'name')")
         names = [t.name for t in self.tests]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        dup = repeated(names)
         if dup:
             raise ValueError(f"behaviour test names must be unique; repeated: {', '.join(dup)}")
         if not self.perturbations and not self.tests:
