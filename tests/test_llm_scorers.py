@@ -479,7 +479,7 @@ def test_unknown_kind_lists_the_known_kinds() -> None:
 def test_unknown_option_names_the_allowed_keys() -> None:
     with pytest.raises(SpecError, match="normalise: unknown key; allowed keys of the exact scorer: kind, "):
         scorer_from_config({"kind": "exact", "normalise": True})
-    with pytest.raises(SpecError, match="json_schema scorer: kind, name, schema, allow_fences"):
+    with pytest.raises(SpecError, match="json_schema scorer: kind, name, only_tags, schema, allow_fences"):
         scorer_from_config({"kind": "json_schema", "schema": {}, "schma": {}})
     with pytest.raises(SpecError, match="scorer numeric: abs_tol: Input should be greater than or equal"):
         scorer_from_config({"kind": "numeric", "abs_tol": -1})
@@ -511,10 +511,13 @@ def test_config_hash_is_stable_and_sensitive() -> None:
     other = scorer_from_config({"kind": "numeric", "abs_tol": 0.2, "pick": "first"})
     assert a.config_hash() != other.config_hash()
     assert a.config_hash() != a.model_copy(update={"name": "n"}).config_hash()
-    # the canonical JSON is sorted, compact and UTF-8; the hash is its sha256
+    # the canonical JSON is sorted, compact and UTF-8; the hash is its sha256. An unset only_tags
+    # is left out, so scorers recorded before it existed keep their hash; a set one counts
     import hashlib
-    canonical = json.dumps(a.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(a.model_dump(mode="json", exclude={"only_tags"}), sort_keys=True,
+                           separators=(",", ":"))
     assert a.config_hash() == hashlib.sha256(canonical.encode()).hexdigest()
+    assert a.config_hash() != a.model_copy(update={"only_tags": ["x"]}).config_hash()
 
 
 # ---------------------------------------------------------------- common suite over every kind

@@ -5,8 +5,9 @@ Only ``ok`` scores enter a rate or a mean; undetermined and error scores are cou
 them, never averaged in. A scorer whose value is 1 when it passes and 0 when it fails (exact
 match, a pass/fail judge) has only its pass rate: its mean would be the same number. With one
 sample per case the pass rate has a Wilson interval and the mean a t interval. With several
-samples per case (repeated generations) the rows of one case are a cluster: the interval is a
-seeded percentile bootstrap over cases.
+samples per case (repeated generations), or cases that share a ``cluster`` (variants of one
+seed prompt), the rows of one unit are not independent: the interval is a seeded percentile
+bootstrap over units (cases, or clusters where the scores table has a ``cluster`` column).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _estimate(metric: str, values: np.ndarray, cases: np.ndarray, samples: int, 
         return {"value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "method": "",
                 "status": "undefined", "note": "no ok score"}
     value = float(values.mean())
-    if samples > 1 and np.unique(cases).size < n:
+    if np.unique(cases).size < n:
         lo, hi = _cluster_boot(values, cases, replicates, seed, confidence)
         method = "cluster bootstrap (cases)"
     elif metric == "pass_rate":
@@ -91,6 +92,7 @@ def summarize(scores: pd.DataFrame, *, samples: int, confidence: float, replicat
                 if sel.empty:
                     continue
                 ok = sel[sel["status"] == "ok"]
+                unit = "cluster" if "cluster" in sel.columns else "case_id"
                 counts = {"n_cases": int(sel["case_id"].nunique()),
                           "n_undetermined": int((sel["status"] == "undetermined").sum()),
                           "n_error": int((sel["status"] == "error").sum())}
@@ -98,9 +100,9 @@ def summarize(scores: pd.DataFrame, *, samples: int, confidence: float, replicat
                 metrics = []
                 if len(judged) or scorer in indicators:
                     metrics.append(("pass_rate", judged["passed"].astype(float).to_numpy(),
-                                    judged["case_id"].to_numpy()))
+                                    judged[unit].to_numpy()))
                 if scorer not in indicators:  # a 0/1 score that is its own pass/fail: mean = pass rate
-                    metrics.append(("mean", ok["value"].to_numpy(dtype=float), ok["case_id"].to_numpy()))
+                    metrics.append(("mean", ok["value"].to_numpy(dtype=float), ok[unit].to_numpy()))
                 for mi, (metric, values, cases) in enumerate(metrics):
                     est = _estimate(metric, values, cases, samples, confidence, replicates,
                                     (seed, vi, si, li, mi))

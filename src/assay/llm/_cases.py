@@ -3,8 +3,10 @@ content-hashed so the run record names exactly what was asked.
 
 A case has an ``id``, an ``input`` (text) or ``messages`` (a chat), and optionally
 ``expected`` (the reference output), ``context`` (retrieved documents ``{id, text}``),
-``tags`` (for slicing) and ``vars`` (extra template variables). In CSV files ``tags`` is a
-``;``-separated string and ``context``/``messages``/``vars`` are JSON text.
+``tags`` (for slicing), ``vars`` (extra template variables) and ``cluster`` (cases that share
+a cluster, such as the variants of one seed prompt, are not independent: the intervals
+resample or count them as one unit). In CSV files ``tags`` is a ``;``-separated string and
+``context``/``messages``/``vars`` are JSON text.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from assay._errors import InputError
 from assay.llm._rows import read_records
 from assay.llm.providers._types import canonical_json
 
-FIELDS = ("id", "input", "messages", "expected", "context", "tags", "vars")
+FIELDS = ("id", "input", "messages", "expected", "context", "tags", "vars", "cluster")
 ROLES = ("system", "user", "assistant", "tool")
 
 
@@ -32,11 +34,21 @@ class Case:
     context: tuple[dict[str, str], ...] = ()
     tags: tuple[str, ...] = ()
     vars: dict[str, Any] = field(default_factory=dict)
+    #: the unit of independence (default: the case itself)
+    cluster: str | None = None
+
+    @property
+    def unit(self) -> str:
+        """The case's cluster, or its id when it stands alone."""
+        return self.cluster if self.cluster is not None else self.id
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "input": self.input, "messages": list(self.messages),
-                "expected": self.expected, "context": list(self.context), "tags": list(self.tags),
-                "vars": self.vars}
+        out = {"id": self.id, "input": self.input, "messages": list(self.messages),
+               "expected": self.expected, "context": list(self.context), "tags": list(self.tags),
+               "vars": self.vars}
+        if self.cluster is not None:  # absent when unset, so hashes of earlier suites stay the same
+            out["cluster"] = self.cluster
+        return out
 
 
 def cases_sha256(cases: list[Case]) -> str:
@@ -105,8 +117,9 @@ def parse_case(raw: Any, where: str) -> Case:
     if not isinstance(variables, dict):
         raise InputError(f"{where}: 'vars' is a mapping of template variables, got {variables!r}")
     expected = None if _missing(raw.get("expected")) else raw.get("expected")
+    cluster = None if _missing(raw.get("cluster")) else str(raw["cluster"])
     return Case(cid, None if _missing(text) else str(text), tuple(msgs), expected, tuple(docs),
-                tuple(str(t) for t in tags), dict(variables))
+                tuple(str(t) for t in tags), dict(variables), cluster)
 
 
 def load_cases(source: str | list[Any], base_dir: Path) -> list[Case]:

@@ -42,7 +42,8 @@ Progress = Callable[[str, int, int], None]
 
 OUTPUT_COLUMNS = ["variant", "case_id", "sample", "text", "status", "error", "prompt_tokens",
                   "completion_tokens", "latency_s", "cost", "cached", "attempts", "request_sha256"]
-SCORE_COLUMNS = ["variant", "case_id", "sample", "tags", "scorer", "value", "passed", "status", "reason"]
+SCORE_COLUMNS = ["variant", "case_id", "sample", "tags", "scorer", "value", "passed", "status", "reason",
+                 "cluster"]
 JUDGE_TABLE_COLUMNS = ["scorer", "model", "provider", "temperature", "seed", "prompt_sha256", "fingerprint"]
 
 
@@ -191,17 +192,20 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
                               progress=lambda d, t, pname=pname: report(f"asking {pname}", d, t))
         answers.update(zip(idx, got, strict=True))
     views = [CaseView(case.id, answers[i].text if answers[i].status == "ok" else None, case.expected,
-                      case.input, [dict(d) for d in case.context], case.tags)
-             for i, (_, case, _, _) in enumerate(jobs)]
-    judged: dict[str, list[Score]] = {}
+                      case.input, [dict(d) for d in case.context], case.tags, dict(case.vars),
+                      request.messages)
+             for i, (_, case, _, request) in enumerate(jobs)]
+    judged: dict[str, dict[int, Score]] = {}  # scorer -> job position -> score (its cases only)
     for si, scorer in enumerate(scorers):
+        mine = [i for i, job in enumerate(jobs) if scorer.applies(job[1].tags)]
+        subset = [views[i] for i in mine]
         if isinstance(scorer, JudgeConfig):
-            judged[scorer.label] = judge_cases(
-                scorer, views, client_of(scorer.provider), cache,
-                progress=lambda d, t, name=scorer.label: report(f"judging ({name})", d, t))
+            got = judge_cases(scorer, subset, client_of(scorer.provider), cache,
+                              progress=lambda d, t, name=scorer.label: report(f"judging ({name})", d, t))
         else:
             report(f"scoring ({scorer.label})", si, len(scorers))
-            judged[scorer.label] = _score_all(scorer, views)
+            got = _score_all(scorer, subset)
+        judged[scorer.label] = dict(zip(mine, got, strict=True))
     out_rows, score_rows = [], []
     for i, (vname, case, sample, request) in enumerate(jobs):
         r = answers[i]
@@ -211,10 +215,13 @@ def run_suite(spec: SuiteSpec, base_dir: str | Path = ".", *, progress: Progress
                          "cost": r.cost, "cached": r.cached, "attempts": r.attempts,
                          "request_sha256": request.key})
         for scorer in scorers:
-            s = judged[scorer.label][i]
+            s = judged[scorer.label].get(i)
+            if s is None:
+                continue
             score_rows.append({"variant": vname, "case_id": case.id, "sample": sample,
                                "tags": tuple(case.tags), "scorer": scorer.label, "value": s.value,
-                               "passed": s.passed, "status": s.status, "reason": s.reason})
+                               "passed": s.passed, "status": s.status, "reason": s.reason,
+                               "cluster": case.unit})
     outputs = pd.DataFrame(out_rows, columns=OUTPUT_COLUMNS)
     scores = pd.DataFrame(score_rows, columns=SCORE_COLUMNS)
     scores["value"] = pd.to_numeric(scores["value"], errors="coerce").astype(float)

@@ -67,6 +67,10 @@ class CaseView:
     input: str | None = None
     context: list[dict[str, str]] = field(default_factory=list)
     tags: tuple[str, ...] = ()
+    #: the case's extra values (a canary token, detection strings, expected tool calls, ...)
+    vars: dict[str, Any] = field(default_factory=dict)
+    #: the chat the model received (system prompt included), as rendered
+    messages: tuple[dict[str, str], ...] = ()
 
 
 class ScorerConfig(BaseModel):
@@ -80,6 +84,13 @@ class ScorerConfig(BaseModel):
 
     kind: str
     name: str | None = None
+    #: score only the cases carrying at least one of these tags; the others get no score row
+    #: (they are not this scorer's cases, which is different from undetermined)
+    only_tags: list[str] | None = None
+
+    def applies(self, tags: tuple[str, ...]) -> bool:
+        """Whether a case with ``tags`` is one of this scorer's cases."""
+        return self.only_tags is None or any(t in self.only_tags for t in tags)
 
     @property
     def label(self) -> str:
@@ -87,8 +98,10 @@ class ScorerConfig(BaseModel):
         return self.name or self.kind
 
     def config_hash(self) -> str:
-        """sha256 of the canonical JSON of the full config (defaults included), for the run record."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
+        """sha256 of the canonical JSON of the full config (defaults included, ``only_tags`` only
+        when set, so earlier scorers keep their hash), for the run record."""
+        text = json.dumps(self.model_dump(mode="json", exclude={"only_tags"} if self.only_tags is None
+                                          else set()), sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -260,6 +260,17 @@ class JudgeConfig(_JudgeBase):
 
     kind: Literal["judge"] = "judge"
     scale: Literal["pass_fail"] | OrdinalScale = "pass_fail"
+    #: judge only the cases carrying at least one of these tags (see ScorerConfig.only_tags)
+    only_tags: list[str] | None = None
+
+    def applies(self, tags: tuple[str, ...]) -> bool:
+        """Whether a case with ``tags`` is one of this judge's cases."""
+        return self.only_tags is None or any(t in self.only_tags for t in tags)
+
+    def config_hash(self) -> str:
+        """sha256 of the full config (``only_tags`` only when set, so earlier judges keep their hash)."""
+        dump = self.model_dump(mode="json", exclude={"only_tags"} if self.only_tags is None else set())
+        return hashlib.sha256(canonical_json(dump).encode()).hexdigest()
 
     def _default_template(self) -> str:
         return DEFAULT_TEMPLATE
