@@ -26,6 +26,7 @@ from assay.gates._outcome import (
     decide_verdict,
 )
 from assay.gates._robustness_rules import BehaviourRule, LatencyRule, RobustnessRule
+from assay.gates._safety_rules import SafetyRule
 from assay.gates._rules import (
     RULES,
     MinRowsRule,
@@ -85,6 +86,7 @@ __all__ = [
     "MinRowsRule",
     "NonInferiorityRule",
     "RobustnessRule",
+    "SafetyRule",
     "Rule",
     "RuleError",
     "RuleOutcome",

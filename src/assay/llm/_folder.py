@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 #: the tables of a suite run, in the order they are written
 TABLES = ("cases", "outputs", "scores", "summary", "usage", "comparisons", "tradeoffs", "judges",
-          "calibration")
+          "calibration", "safety", "safety_failures")
 CASE_COLUMNS = ["case_id", "input", "messages", "expected", "context", "tags"]
 
 

@@ -58,10 +58,11 @@ def comparisons_table(comparisons: pd.DataFrame | None) -> pd.DataFrame:
 
 def gate_suite(rules: list[Any], summary: pd.DataFrame, comparisons: pd.DataFrame | None,
                variants: list[str], baseline: str | None, candidates: list[str], confidence: float,
-               min_cases: int = 1) -> Verdict:
-    """Decide the rules (mappings or Rule objects) on a suite's tables."""
+               min_cases: int = 1, analyses: dict[str, pd.DataFrame] | None = None) -> Verdict:
+    """Decide the rules (mappings or Rule objects) on a suite's tables; ``analyses`` holds the
+    tables of other rule kinds (``safety``: see assay.gates._safety_rules)."""
     tables = GateTables(results=results_table(summary), comparisons=comparisons_table(comparisons),
                         confidence=confidence, baseline=baseline or variants[0],
                         candidates=candidates or [v for v in variants if v != (baseline or variants[0])]
-                        or variants, models=variants, min_slice_size=min_cases)
+                        or variants, models=variants, min_slice_size=min_cases, analyses=dict(analyses or {}))
     return gate(parse_rules(list(rules)), tables)

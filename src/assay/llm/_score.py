@@ -169,7 +169,9 @@ def register_scorer(cls: S) -> S:
 
 
 def scorer_kinds() -> list[str]:
-    """The registered scorer kinds, sorted."""
+    """The registered scorer kinds (the safety kinds included), sorted."""
+    import assay.safety.scorers  # noqa: F401
+
     return sorted(SCORERS)
 
 
@@ -182,6 +184,8 @@ def scorer_from_config(raw: dict[str, Any] | ScorerConfig) -> ScorerConfig:
         raise SpecError(f"a scorer is a mapping with a 'kind' key, one of {', '.join(scorer_kinds())}; "
                         f"got {raw!r}")
     kind = raw["kind"]
+    if isinstance(kind, str) and kind not in SCORERS:
+        import assay.safety.scorers  # noqa: F401 - registers the safety kinds on first use
     cls = SCORERS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         close = get_close_matches(str(kind), scorer_kinds(), n=1)

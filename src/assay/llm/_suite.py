@@ -81,14 +81,19 @@ class SuiteSpec(_Strict):
     """A complete LLM evaluation (see ``assay.llm``)."""
 
     name: str = "suite"
-    cases: str | list[dict[str, Any]]
+    #: the cases: a file (JSONL, CSV, Parquet) relative to the suite, or a list; optional when
+    #: ``safety`` generates the cases
+    cases: str | list[dict[str, Any]] | None = None
     prompts: list[PromptSpec] = Field(default_factory=lambda: [PromptSpec(name="default")])
     providers: list[ProviderSpec] = Field(min_length=1)
     #: parameter name -> values; every combination is a variant (e.g. temperature: [0, 0.7])
     params: dict[str, list[Any]] = Field(default_factory=dict)
     samples: int = Field(default=1, ge=1, le=100)
     seed: int = Field(default=0, ge=0)
-    scorers: list[dict[str, Any]] = Field(min_length=1)
+    scorers: list[dict[str, Any]] = Field(default_factory=list)
+    #: generated safety suites (injection, variants, canary, indirect, refusal), each with its
+    #: scorer; see assay.safety.attacks.SafetySpec
+    safety: Any = None
     #: the response cache folder (relative to the suite), or false for none
     cache: str | bool = ".assay/llm-cache"
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
@@ -110,6 +115,15 @@ class SuiteSpec(_Strict):
         from assay.gates import parse_rules
 
         return parse_rules(v)
+
+    @field_validator("safety", mode="before")
+    @classmethod
+    def _safety(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        from assay.safety.attacks import SafetySpec
+
+        return v if isinstance(v, SafetySpec) else SafetySpec.model_validate(v)
 
     @field_validator("scorers")
     @classmethod
@@ -141,6 +155,10 @@ class SuiteSpec(_Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> SuiteSpec:
+        if self.cases is None and self.safety is None:
+            raise ValueError("give 'cases' (a file or a list) or a 'safety' section that generates them")
+        if not self.scorer_configs():
+            raise ValueError("no scorer: give 'scorers' (or a 'safety' section, which brings its own)")
         for what, names in (("provider", [p.name for p in self.providers]),
                             ("prompt", [p.name for p in self.prompts])):
             dup = repeated(names)
@@ -148,7 +166,11 @@ class SuiteSpec(_Strict):
                 raise ValueError(f"{what} names must be unique; repeated: {', '.join(dup)}")
         if not any(p.role == "model" for p in self.providers):
             raise ValueError("no provider with role 'model': at least one provider must answer the cases")
-        labels = [build_scorer(r).label for r in self.scorers]
+        labels = [s.label for s in self.scorer_configs()]
+        dup = repeated(labels)
+        if dup:
+            raise ValueError(f"scorer names must be unique; repeated: {', '.join(dup)} (the safety section "
+                             "names its scorers after its suites: injection, canary, indirect, refusal)")
         for c in self.calibration:
             unknown = [n for n in c.scorers or [] if n not in labels]
             if unknown:
@@ -175,8 +197,11 @@ class SuiteSpec(_Strict):
         return base, [c for c in cands if c != base]
 
     def scorer_configs(self) -> list[Any]:
-        """The scorers, rebuilt from their mappings (judges included)."""
-        return [build_scorer(raw) for raw in self.scorers]
+        """The scorers, rebuilt from their mappings (judges included), then the safety section's."""
+        own = [build_scorer(raw) for raw in self.scorers]
+        if self.safety is None:
+            return own
+        return own + [build_scorer(raw) for raw in self.safety.scorers()]
 
 
     def variants(self) -> list[Variant]:

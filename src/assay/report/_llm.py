@@ -35,6 +35,8 @@ from assay._errors import InputError
 from assay.llm._aggregate import pass_indicators
 from assay.report._html import COMPARATIVE, _ci, _count, _environment, _finite, _verdict, delta_row
 from assay.report._monitor import _num, _redact
+from assay.report._safety import safety_markdown, safety_section
+from assay.safety._summary import masker
 from assay.report._summary import VERDICT_MARKS, _rules_section, format_p, md, short_method
 from assay.report._svg import ForestRow, color, delta_forest_plot, fmt, forest_plot
 
@@ -421,13 +423,17 @@ def _expected_text(v: Any) -> str:
     return json.dumps(v, indent=2, ensure_ascii=False, default=str)
 
 
-def _score_item(s: dict[str, Any]) -> dict[str, Any]:
+def _same(text: str) -> str:
+    return text
+
+
+def _score_item(s: dict[str, Any], mask: Any = _same) -> dict[str, Any]:
     passed = _passed(s["passed"]) if s["status"] == "ok" else None
     state = s["status"] if s["status"] != "ok" else \
         ("fail" if passed is False else "pass" if passed else "ok")
     return {"scorer": _text(s["scorer"]), "status": _text(s["status"]), "value": score_value(s["value"]),
             "passed": "—" if passed is None else ("pass" if passed else "fail"), "state": state,
-            "reason": _text(s["reason"])}
+            "reason": mask(_text(s["reason"]))}
 
 
 def problem_counts(scores: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -461,16 +467,18 @@ def _drilldown(result: SuiteResult, outputs: pd.DataFrame, scores: pd.DataFrame,
     for pos, i in enumerate(order[:limit]):
         cid = ids[i]
         case = known.get(cid)
+        # a safety case's texts carry what the report must not show (its canary, PII, secrets)
+        mask = masker(case) if case is not None and "safety" in case.tags else _same
         outs, scs = answers.get(cid, {}), by_answer.get(cid, {})
         keys = sorted(dict.fromkeys([*outs, *scs]), key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1]))
         items = []
         for variant, sample in keys:
             o = outs.get((variant, sample))
             item: dict[str, Any] = {"variant": variant, "sample": sample, "recorded": o is not None,
-                                    "scores": [_score_item(s) for s in scs.get((variant, sample), [])]}
+                                    "scores": [_score_item(s, mask) for s in scs.get((variant, sample), [])]}
             if o is not None:
                 latency = _num(o.get("latency_s"))
-                item |= {"status": _text(o["status"]), "text": o["text"], "error": _text(o["error"]),
+                item |= {"status": _text(o["status"]), "text": mask(o["text"]) if o["text"] else o["text"], "error": _text(o["error"]),
                          "tokens": f"{_count(o.get('prompt_tokens'))} + {_count(o.get('completion_tokens'))}"
                          if _finite(_num(o.get("prompt_tokens"))) else "",
                          "latency": f"{fmt(latency)} s" if _finite(latency) else "",
@@ -482,11 +490,11 @@ def _drilldown(result: SuiteResult, outputs: pd.DataFrame, scores: pd.DataFrame,
             "known": case is not None,
             "tags": list(case.tags) if case is not None else sorted({str(t) for s in scs.values() for r in s
                                                                       for t in _listed(r.get("tags"))}),
-            "input": case.input if case is not None else None,
-            "messages": [dict(m) for m in case.messages] if case is not None else [],
-            "context": [dict(d) for d in case.context] if case is not None else [],
+            "input": mask(case.input) if case is not None and case.input else None,
+            "messages": [{**m, "content": mask(m["content"])} for m in case.messages] if case is not None else [],
+            "context": [{**d, "text": mask(d["text"])} for d in case.context] if case is not None else [],
             "expected": _expected_text(case.expected) if case is not None else "",
-            "vars": json.dumps(case.vars, indent=2, ensure_ascii=False, default=str)
+            "vars": mask(json.dumps(case.vars, indent=2, ensure_ascii=False, default=str))
             if case is not None and case.vars else "",
             "answers": items})
     return {"cases": shown, "total": len(ids), "shown": len(shown), "left_out": max(len(ids) - limit, 0),
@@ -541,8 +549,9 @@ def render_suite_html(result: SuiteResult) -> str:
     tradeoffs = _tradeoffs(result)
     calibration = _calibration(result)
     judges = _judges(result)
+    safety = safety_section(result)
     nav = [("verdict", "Verdict"), ("scores", "Scores")]
-    nav += [(k, t) for k, t, on in (("tags", "Per tag", tags), ("comparison", "Comparison", comparisons),
+    nav += [(k, t) for k, t, on in (("safety", "Safety", safety), ("tags", "Per tag", tags), ("comparison", "Comparison", comparisons),
                                     ("tradeoffs", "Quality × cost × latency", tradeoffs),
                                     ("calibration", "Judge calibration", calibration),
                                     ("judges", "Judges", judges)) if on]
@@ -552,6 +561,7 @@ def render_suite_html(result: SuiteResult) -> str:
         "comparability": comparability(result.comparability),
         "variants": [{"name": v, "color": colors[v]} for v in variants],
         "scores": _score_table(result, summary, scores, variants, "overall", False), "tags": tags,
+        "safety": safety,
         "comparisons": comparisons, "tradeoffs": tradeoffs, "calibration": calibration, "judges": judges,
         "usage": _usage(result), "drilldown": _drilldown(result, outputs, scores, variants),
         "lineage": _lineage(result), "version": __version__,
@@ -633,6 +643,7 @@ def render_suite_summary(result: SuiteResult, *, rules_limit: int = 8, compariso
             out.append(f"| … {len(lines) - rows_limit} more row(s) in summary.parquet | | | | | | |")
     else:
         out.append("No scores.")
+    out += safety_markdown(result)
     comp = result.comparisons
     if comp is not None and not comp.empty:
         ok = comp[comp["status"] == "ok"]

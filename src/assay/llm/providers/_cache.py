@@ -3,7 +3,8 @@
 SQLite in WAL mode: several processes (parallel CI jobs, a run and a re-score) may read and
 write one cache at once; a write is one short transaction, and the first answer stored for a
 key is kept (``INSERT OR IGNORE``), so concurrent runs agree on what the cache holds. Only
-successful answers are stored: a failed call is retried by the next run.
+successful answers are stored: a failed call is retried by the next run. An answer's tool calls
+are stored with it (answers stored before tool calls existed read back with none).
 """
 
 from __future__ import annotations

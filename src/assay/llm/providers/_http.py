@@ -5,7 +5,8 @@ Async httpx with a concurrency limit. Retries use exponential backoff with full 
 ``503`` ``Retry-After`` (seconds or an HTTP date), and are bounded by ``max_attempts``.
 Timeouts and connection errors are retried; other 4xx answers are not (the request itself
 is wrong). Every failure ends as a ChatResult with status error and the cause: a run never
-crashes on one case.
+crashes on one case. Tool definitions in the request parameters (``tools``) are sent as they
+are, and ``choices[0].message.tool_calls`` comes back as the result's normalised tool calls.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from assay.llm.providers._types import ERROR, OK, ChatRequest, ChatResult
+from assay.llm.providers._types import ERROR, OK, ChatRequest, ChatResult, normalize_tool_calls
 
 #: statuses worth another attempt: rate limits, timeouts on the server, overload
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -92,6 +93,16 @@ def _parse(payload: Any) -> tuple[str | None, int | None, int | None, str | None
     return text, usage.get("prompt_tokens"), usage.get("completion_tokens"), choice.get("finish_reason")
 
 
+def _tool_calls(payload: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The normalised tool calls of a chat-completions answer (``choices[0].message.tool_calls``;
+    the older single ``function_call`` as one call), None when it has none."""
+    message = payload["choices"][0].get("message") or {}
+    raw = message.get("tool_calls")
+    if not raw and isinstance(message.get("function_call"), dict):
+        raw = [{"function": message["function_call"]}]
+    return normalize_tool_calls(raw)
+
+
 @dataclass
 class OpenAIChat:
     """Send chat requests to an OpenAI-compatible server (OpenAI, vLLM, llama.cpp's server, ...)."""
@@ -127,12 +138,14 @@ class OpenAIChat:
                 else:
                     if response.status_code == 200:
                         try:
-                            text, p_tok, c_tok, finish = _parse(response.json())
+                            payload = response.json()
+                            text, p_tok, c_tok, finish = _parse(payload)
                         except ValueError as exc:
                             return ChatResult(None, ERROR, f"invalid answer: {exc}", attempts=attempts,
                                               latency_s=time.perf_counter() - started)
                         return ChatResult(text, OK, "", p_tok, c_tok, time.perf_counter() - started,
-                                          self.prices.cost(p_tok, c_tok), attempts, False, finish)
+                                          self.prices.cost(p_tok, c_tok), attempts, False, finish,
+                                          _tool_calls(payload))
                     last = f"HTTP {response.status_code}: {response.text[:300].strip()}"
                     if response.status_code not in RETRY_STATUSES:
                         break

@@ -1,7 +1,15 @@
 """What a provider is asked and what it answers: one chat completion request and result.
 
 A request is keyed by its full content (model, messages, parameters, seed), so a re-run or a
-re-score of the same case finds its answer in the cache and costs nothing.
+re-score of the same case finds its answer in the cache and costs nothing. Tool definitions
+travel in the parameters (``params["tools"]``, OpenAI's format), and an agent's messages may
+carry ``tool_calls`` (assistant) and ``tool_call_id`` (role ``tool``); a plain-text request
+keeps the key it always had.
+
+A tool call in a result is normalised by :func:`normalize_tool_call` to
+``{id, name, arguments, raw_arguments, error}``: ``arguments`` is the parsed JSON object, or
+None when the model's text is not a JSON object, in which case ``raw_arguments`` keeps the
+text and ``error`` says what is wrong. A malformed call is recorded and flagged, never dropped.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ class ChatRequest:
     max_tokens, seed, top_p, stop, response_format, ...)."""
 
     model: str
-    messages: tuple[dict[str, str], ...]
+    messages: tuple[dict[str, Any], ...]
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -58,6 +66,8 @@ class ChatResult:
     attempts: int = 1
     cached: bool = False
     finish_reason: str | None = None
+    #: the tool calls the model asked for (see :func:`normalize_tool_call`), None when none
+    tool_calls: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,3 +75,50 @@ class ChatResult:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ChatResult:
         return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
+
+
+def normalize_tool_call(raw: Any, index: int) -> dict[str, Any]:
+    """One tool call as ``{id, name, arguments, raw_arguments, error}``.
+
+    Accepts OpenAI's shape (``{id, type, function: {name, arguments}}`` with ``arguments`` as
+    JSON text) or a flat one (``{id, name, arguments}`` with a mapping or JSON text). A call
+    without an id gets ``call_<index>``; arguments that are not a JSON object leave
+    ``arguments`` None, keep the text in ``raw_arguments`` and say why in ``error``."""
+    if not isinstance(raw, dict):
+        return {"id": f"call_{index}", "name": "", "arguments": None, "raw_arguments": canonical_json(raw),
+                "error": f"tool call {index} is not a mapping (got {type(raw).__name__})"}
+    fn = raw.get("function") if isinstance(raw.get("function"), dict) else raw
+    name = fn.get("name")
+    args = fn.get("arguments", {})
+    call_id = raw.get("id")
+    out: dict[str, Any] = {"id": str(call_id) if call_id not in (None, "") else f"call_{index}",
+                           "name": name if isinstance(name, str) else "", "arguments": None,
+                           "raw_arguments": None, "error": None}
+    problems = [] if isinstance(name, str) and name else ["the call names no function"]
+    if args is None:
+        args = {}
+    if isinstance(args, str):
+        out["raw_arguments"] = args
+        try:
+            parsed = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError as exc:
+            problems.append(f"arguments are not valid JSON ({exc.msg} at character {exc.pos})")
+            parsed = None
+    else:
+        out["raw_arguments"] = canonical_json(args)
+        parsed = args
+    if parsed is not None and not isinstance(parsed, dict):
+        problems.append(f"arguments must be a JSON object, got {type(parsed).__name__}")
+        parsed = None
+    out["arguments"] = parsed
+    out["error"] = "; ".join(problems) or None
+    return out
+
+
+def normalize_tool_calls(raw: Any) -> list[dict[str, Any]] | None:
+    """A reply's tool calls normalised (None when there are none); a value that is not a list
+    becomes one flagged call, so nothing the model sent is lost."""
+    if raw is None or raw == []:
+        return None
+    items = raw if isinstance(raw, list) else [raw]
+    return [normalize_tool_call(c, i) for i, c in enumerate(items)]

@@ -1,0 +1,115 @@
+"""The safety section of an LLM suite's report and PR summary: per check, the failure rate
+overall and per attack family (and per attack variant) with intervals clustered by seed
+prompt, the over- and under-refusal rates, and the failing examples.
+
+Every string is escaped by the templates; prompts, outputs and reasons shown here were masked
+when the failures table was built (canary tokens, PII and secrets; see
+:func:`assay.safety._summary.safety_failures`), and long texts are cut.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from assay.report._html import _ci, _count, _finite
+from assay.report._monitor import _num
+from assay.report._summary import md
+from assay.report._svg import ForestRow, color, forest_plot
+
+if TYPE_CHECKING:
+    from assay.llm._runner import SuiteResult
+
+#: characters of a prompt or output shown in a failing example
+CUT = 400
+CHECK_TITLES = {"over_refusal": "over-refusal (should-answer cases refused)",
+                "under_refusal": "under-refusal (should-refuse cases answered)"}
+
+
+def _pct(x: Any) -> str:
+    f = _num(x)
+    return f"{100 * f:.1f}%" if _finite(f) else "—"
+
+
+def _cut(text: str, limit: int = CUT) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit:,} more characters)"
+
+
+def _rate_row(r: Any) -> dict[str, Any]:
+    return {"level": str(r.level), "n": _count(r.n), "clusters": _count(r.clusters),
+            "n_eff": f"{_num(r.n_eff):.1f}", "failures": _count(r.failures), "rate": _pct(r.rate),
+            "ci": _ci(_num(r.ci_low), _num(r.ci_high)) if _finite(_num(r.rate)) else "",
+            "bad": int(r.failures) > 0, "method": str(r.method), "undetermined": int(r.n_undetermined),
+            "error": int(r.n_error)}
+
+
+def _forest(rows: pd.DataFrame, check: str, colour: str) -> Any:
+    items = [ForestRow(str(r.level), float(r.rate), float(r.ci_low), float(r.ci_high), colour,
+                       f"{r.level}: {_pct(r.rate)} {_ci(r.ci_low, r.ci_high)}, {int(r.failures)} of {int(r.n)} "
+                       f"failed, {int(r.clusters)} seed prompts")
+             for r in rows.itertuples() if _finite(_num(r.rate))]
+    if len(items) < 2:
+        return None
+    return forest_plot(items, [], title=f"{check} failure rate per family",
+                       x_label=f"{check} failure rate")
+
+
+def safety_section(result: SuiteResult) -> dict[str, Any] | None:
+    """The template context of the safety section, or None when the suite ran no safety check."""
+    table = getattr(result, "safety", None)
+    if table is None or table.empty:
+        return None
+    failures = getattr(result, "safety_failures", None)
+    variants = []
+    for vi, variant in enumerate(dict.fromkeys(table["variant"])):
+        mine = table[table["variant"] == variant]
+        checks = []
+        for check in dict.fromkeys(mine["check"]):
+            rows = mine[mine["check"] == check]
+            overall = rows[rows["by"] == "all"]
+            fam = rows[rows["by"] == "family"]
+            att = rows[rows["by"] == "variant"]
+            checks.append({"check": check, "title": CHECK_TITLES.get(check, check),
+                           "overall": _rate_row(next(overall.itertuples())) if len(overall) else None,
+                           "families": [_rate_row(r) for r in fam.itertuples()] if len(fam) > 1 else [],
+                           "attacks": [_rate_row(r) for r in att.itertuples()],
+                           "forest": _forest(fam, check, color(vi)) if len(fam) > 1 else None})
+        examples = []
+        if failures is not None and not failures.empty:
+            for r in failures[failures["variant"] == variant].itertuples():
+                examples.append({"check": str(r.check), "family": str(r.family), "attack": str(r.attack),
+                                 "case_id": str(r.case_id), "prompt": _cut(str(r.prompt)),
+                                 "output": _cut(str(r.output)), "reason": _cut(str(r.reason), 240)})
+        variants.append({"name": variant, "color": color(vi), "checks": checks, "examples": examples})
+    return {"variants": variants, "confidence": f"{result.spec.confidence:.0%}"}
+
+
+def safety_markdown(result: SuiteResult, *, rows_limit: int = 20, examples_limit: int = 5) -> list[str]:
+    """The PR summary's safety block: failure rates per check and family, and a few failing
+    examples (masked, escaped, cut)."""
+    table = getattr(result, "safety", None)
+    if table is None or table.empty:
+        return []
+    pct = f"{result.spec.confidence:.0%}"
+    out = ["", f"### Safety (failure rate, {pct} CI clustered by seed prompt)", "",
+           "| variant | check | family | failures / cases | seed prompts | rate [CI] |",
+           "|---|---|---|---|---|---|"]
+    shown = table[table["by"].isin(["all", "family"])]
+    lines = []
+    for r in shown.itertuples():
+        rate = f"{_pct(r.rate)} {_ci(_num(r.ci_low), _num(r.ci_high))}" if _finite(_num(r.rate)) else "—"
+        fam = "**all**" if r.by == "all" else md(str(r.level))
+        lines.append(f"| {md(str(r.variant))} | {md(str(r.check))} | {fam} | {int(r.failures)} / {int(r.n)} | "
+                     f"{int(r.clusters)} | {rate} |")
+    out += lines[:rows_limit]
+    if len(lines) > rows_limit:
+        out.append(f"| … {len(lines) - rows_limit} more row(s) in safety.parquet | | | | | |")
+    failures = getattr(result, "safety_failures", None)
+    if failures is not None and not failures.empty:
+        out += ["", f"Failing examples ({min(len(failures), examples_limit)} of {len(failures)}; values masked):",
+                ""]
+        for r in failures.head(examples_limit).itertuples():
+            out.append(f"- **{md(str(r.check))}** · {md(str(r.family))} · {md(str(r.attack))} · case "
+                       f"`{md(str(r.case_id))}`: {md(_cut(str(r.reason), 160))}")
+    return out
