@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from assay._cli_cache import cache_app
+from assay._cli_agent import agent_app
 from assay._cli_llm import llm_app
 from assay._cli_monitor import monitor_command
 from assay._cli_quality import check_command, print_quality
@@ -330,6 +331,7 @@ app.command("check")(check_command)
 app.command("monitor")(monitor_command)
 app.add_typer(llm_app, name="llm")
 app.add_typer(cache_app, name="cache")
+app.add_typer(agent_app, name="agent")
 
 
 @app.command()
