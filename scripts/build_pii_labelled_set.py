@@ -1551,9 +1551,13 @@ def negatives(b: Builder) -> None:
 # --------------------------------------------------------------------------- output
 def build(seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(header, records) of the labelled set for ``seed``."""
-    b = Builder(seed)
-    positives(b)
-    negatives(b)
+    state = random.getstate()  # Builder seeds the global random module (see there); restore it after
+    try:
+        b = Builder(seed)
+        positives(b)
+        negatives(b)
+    finally:
+        random.setstate(state)
     spans = Counter(s["kind"] for rec in b.records for s in rec["spans"])
     negs = Counter(rec["source"].split(":")[1] for rec in b.records if rec["source"].startswith("negative:"))
     header = {

@@ -41,7 +41,7 @@ PUBLIC = {
                          "perturbation_label", "BEHAVIOUR_COLUMNS", "DEFAULT_METRICS", "LATENCY_COLUMNS",
                          "LatencySpec", "ROBUSTNESS_COLUMNS", "StressOutput", "StressSpec", "run_stress",
                          "shift_deltas", "stream_seed"},
-    "assay.gates": {"BehaviourRule", "LatencyRule", "RobustnessRule",
+    "assay.gates": {"BehaviourRule", "LatencyRule", "RobustnessRule", "SafetyRule",
                     "CalibrationRule", "EXIT_CODES", "FAIL", "FairnessRule", "GUARDRAILS", "HOLD",
                     "PASS", "RULES", "SHIP", "SKIPPED",
                     "UNDECIDED", "GateTables", "MinRowsRule", "NonInferiorityRule", "Rule",

@@ -1,7 +1,7 @@
 """Hashed word and character n-gram features, identical at training and at run time.
 
 Method. A text is prepared (HTML entities decoded, lower case, URLs, @mentions and the token
-``rt`` removed, whitespace collapsed), then hashed into ``2**bits`` columns:
+``rt`` removed (with the colon of ``@user:``), whitespace collapsed), then hashed into ``2**bits`` columns:
 
 * word n-grams (``word_ngrams``, default 1..2) of the tokens ``\\w+('\\w+)?``, each the UTF-8
   bytes of the space-joined words;
@@ -29,7 +29,7 @@ import numpy as np
 #: bumped when the featurisation changes: weights trained under another version do not apply
 FEATURE_VERSION = 1
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_MENTION = re.compile(r"@\w+")
+_MENTION = re.compile(r"@\w+:?")
 _RT = re.compile(r"\brt\b")
 _WORD = re.compile(r"\w+(?:'\w+)?")
 _WORD_NS = 0x5EED0000  # + n: the crc32 starting value of word n-grams
