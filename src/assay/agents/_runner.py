@@ -30,12 +30,12 @@ from assay.agents._cases import AgentCase, cases_sha256, check_tool_names, load_
 from assay.agents._loop import Trace, run_agents
 from assay.agents._scorers import AgentScorer
 from assay.agents._suite import AgentSuiteSpec
-from assay.agents._tools import Toolbox, load_function
+from assay.agents._tools import Toolbox
 from assay.llm._aggregate import summarize, usage
 from assay.llm._runner import SCORE_COLUMNS, make_provider
 from assay.llm._score import ERROR, Score
 from assay.llm._suite import ProviderSpec
-from assay.llm.providers import CallableChat, ResponseCache
+from assay.llm.providers import ResponseCache
 from assay.llm.providers._types import canonical_json
 
 #: progress(stage, done, total)
@@ -125,11 +125,8 @@ def stop_reasons(outputs: pd.DataFrame) -> dict[str, dict[str, int]]:
 
 
 def make_agent(spec: ProviderSpec, base_dir: Path) -> Any:
-    """The provider object of an agent: a ``file.py:function`` callable is loaded from the
-    suite's folder; anything else as in LLM suites."""
-    if spec.callable is not None and spec.callable.rpartition(":")[0].endswith(".py"):
-        return CallableChat(load_function(spec.callable, base_dir, f"provider {spec.name!r}"),
-                            concurrency=spec.concurrency)
+    """The provider object of an agent, as in LLM suites (``file.py:function`` relative to the
+    suite's folder)."""
     return make_provider(spec, base_dir)
 
 

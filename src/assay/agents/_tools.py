@@ -26,14 +26,10 @@ with the step, turn, arguments, result, error and latency.
 from __future__ import annotations
 
 import copy
-import hashlib
-import importlib
-import importlib.util
 import json
 import re
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +39,7 @@ from jsonschema import validators
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from assay._errors import InputError
+from assay._loader import load_function
 from assay.agents._match import Matcher, match_subset, parse_matchers
 from assay.llm.providers._types import canonical_json
 
@@ -124,37 +121,6 @@ class ToolSpec(_Strict):
         """The tool as the model sees it (OpenAI's ``tools`` entry)."""
         return {"type": "function", "function": {"name": self.name, "description": self.description,
                                                  "parameters": self.parameters}}
-
-
-def load_function(ref: str, base_dir: Path, what: str) -> Callable[..., Any]:
-    """``module:function`` or ``file.py:function`` (a path relative to ``base_dir``) imported."""
-    target, _, name = ref.rpartition(":")
-    try:
-        if target.endswith(".py"):
-            path = Path(target)
-            path = path if path.is_absolute() else base_dir / path
-            if not path.is_file():
-                raise InputError(f"{what}: {path} not found; give file.py:function relative to the suite's "
-                                 "folder")
-            digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-            module_name = f"_assay_agent_{digest}"
-            module = sys.modules.get(module_name)
-            if module is None:
-                spec = importlib.util.spec_from_file_location(module_name, path)
-                assert spec is not None and spec.loader is not None
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[module_name] = module
-                spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(target)
-        fn = getattr(module, name)
-    except (ImportError, AttributeError, SyntaxError) as exc:
-        raise InputError(f"{what}: cannot load {ref!r} ({exc.__class__.__name__}: {exc}); give "
-                         "'module:function' importable from the working directory or 'file.py:function' "
-                         "relative to the suite's folder") from None
-    if not callable(fn):
-        raise InputError(f"{what}: {ref!r} is not a function")
-    return fn  # type: ignore[no-any-return]
 
 
 @dataclass

@@ -4,7 +4,6 @@ case; the run itself only stops on bad input."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from assay._errors import AssayError, InputError, repeated
+from assay._loader import load_function
 from assay.llm._aggregate import summarize, usage
 from assay.llm._calibration import calibrate, judge_scales, load_labels
 from assay.llm._cases import Case, cases_sha256, load_cases
@@ -93,14 +93,9 @@ class SuiteResult:
 
 def make_provider(spec: ProviderSpec, base_dir: Path = Path(".")) -> Any:
     """The provider object for a provider spec (HTTP client, function or local model; a
-    relative GGUF path is relative to the suite's folder)."""
+    relative GGUF path or ``file.py:function`` is relative to the suite's folder)."""
     if spec.callable is not None:
-        module, _, name = spec.callable.partition(":")
-        try:
-            fn = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as exc:
-            raise InputError(f"provider {spec.name!r}: cannot import {spec.callable!r} ({exc}); give "
-                             "'module:function' importable from the working directory") from None
+        fn = load_function(spec.callable, base_dir, f"provider {spec.name!r}")
         return CallableChat(fn, concurrency=spec.concurrency)
     prices = Prices(spec.prices.input_per_1k, spec.prices.output_per_1k)
     if spec.gguf is not None:

@@ -60,8 +60,8 @@ class ProviderSpec(_Strict):
                              "server), 'callable' (module:function) or 'gguf' (a local model file or "
                              f"'smollm2'); got {', '.join(given) or 'none'}")
         if self.callable is not None and ":" not in self.callable:
-            raise ValueError(f"provider {self.name!r}: callable must be 'module:function', "
-                             f"got {self.callable!r}")
+            raise ValueError(f"provider {self.name!r}: callable must be 'module:function' or "
+                             f"'file.py:function', got {self.callable!r}")
         return self
 
     @property
