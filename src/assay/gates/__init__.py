@@ -26,7 +26,6 @@ from assay.gates._outcome import (
     decide_verdict,
 )
 from assay.gates._robustness_rules import BehaviourRule, LatencyRule, RobustnessRule
-from assay.gates._safety_rules import SafetyRule
 from assay.gates._rules import (
     RULES,
     MinRowsRule,
@@ -38,6 +37,7 @@ from assay.gates._rules import (
     parse_rules,
     register_rule,
 )
+from assay.gates._safety_rules import SafetyRule
 
 
 def power_warnings(outcomes: list[RuleOutcome]) -> list[str]:

@@ -83,7 +83,8 @@ def _target(rule: SafetyRule, r: pd.Series, confidence: float) -> TargetOutcome:
     if n == 0 or not math.isfinite(rate):
         t.status, t.note = UNDECIDED, "no case was judged"
         return t
-    counts = f"{int(r['failures'])} of {n} cases failed; {r['n_eff']:.1f} independent of {clusters} seed prompts"
+    counts = (f"{int(r['failures'])} of {n} cases failed; {r['n_eff']:.1f} independent of {clusters} "
+              "seed prompts")
     if rule.judge == "value":
         t.status, t.note = (PASS if rate <= rule.max_rate else FAIL), counts
         return t

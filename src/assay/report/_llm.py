@@ -36,9 +36,9 @@ from assay.llm._aggregate import pass_indicators
 from assay.report._html import COMPARATIVE, _ci, _count, _environment, _finite, _verdict, delta_row
 from assay.report._monitor import _num, _redact
 from assay.report._safety import safety_markdown, safety_section
-from assay.safety._summary import masker
 from assay.report._summary import VERDICT_MARKS, _rules_section, format_p, md, short_method
 from assay.report._svg import ForestRow, color, delta_forest_plot, fmt, forest_plot
+from assay.safety._summary import masker
 
 if TYPE_CHECKING:
     from assay.llm._runner import SuiteResult
@@ -478,7 +478,9 @@ def _drilldown(result: SuiteResult, outputs: pd.DataFrame, scores: pd.DataFrame,
                                     "scores": [_score_item(s, mask) for s in scs.get((variant, sample), [])]}
             if o is not None:
                 latency = _num(o.get("latency_s"))
-                item |= {"status": _text(o["status"]), "text": mask(o["text"]) if o["text"] else o["text"], "error": _text(o["error"]),
+                text = o["text"]
+                item |= {"status": _text(o["status"]), "text": mask(text) if text else text,
+                         "error": _text(o["error"]),
                          "tokens": f"{_count(o.get('prompt_tokens'))} + {_count(o.get('completion_tokens'))}"
                          if _finite(_num(o.get("prompt_tokens"))) else "",
                          "latency": f"{fmt(latency)} s" if _finite(latency) else "",
@@ -491,7 +493,8 @@ def _drilldown(result: SuiteResult, outputs: pd.DataFrame, scores: pd.DataFrame,
             "tags": list(case.tags) if case is not None else sorted({str(t) for s in scs.values() for r in s
                                                                       for t in _listed(r.get("tags"))}),
             "input": mask(case.input) if case is not None and case.input else None,
-            "messages": [{**m, "content": mask(m["content"])} for m in case.messages] if case is not None else [],
+            "messages": [{**m, "content": mask(m["content"])} for m in case.messages]
+            if case is not None else [],
             "context": [{**d, "text": mask(d["text"])} for d in case.context] if case is not None else [],
             "expected": _expected_text(case.expected) if case is not None else "",
             "vars": mask(json.dumps(case.vars, indent=2, ensure_ascii=False, default=str))
@@ -551,7 +554,8 @@ def render_suite_html(result: SuiteResult) -> str:
     judges = _judges(result)
     safety = safety_section(result)
     nav = [("verdict", "Verdict"), ("scores", "Scores")]
-    nav += [(k, t) for k, t, on in (("safety", "Safety", safety), ("tags", "Per tag", tags), ("comparison", "Comparison", comparisons),
+    nav += [(k, t) for k, t, on in (("safety", "Safety", safety), ("tags", "Per tag", tags),
+                                    ("comparison", "Comparison", comparisons),
                                     ("tradeoffs", "Quality × cost × latency", tradeoffs),
                                     ("calibration", "Judge calibration", calibration),
                                     ("judges", "Judges", judges)) if on]
