@@ -541,6 +541,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "span_f1": {"kind": "span_f1", "mode": "entities", "min": 0.5},
     "semantic_similarity": {"kind": "semantic_similarity", "min": 0.5},
     "grounding": {"kind": "grounding", "method": "lexical", "min_words": 2, "min": 0.5},
+    # the safety kinds (assay.safety): see tests/test_attacks.py, test_pii.py, test_toxicity.py
+    "toxicity": {"kind": "toxicity", "threshold": 0.4},
+    "injection": {"kind": "injection", "only_tags": ["injection"]},
+    "canary": {"kind": "canary"},
+    "refusal_correct": {"kind": "refusal_correct"},
+    "pii": {"kind": "pii"},
+    "pii_leak": {"kind": "pii_leak"},
 }
 
 ODD_CASES = [
