@@ -546,8 +546,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "injection": {"kind": "injection", "only_tags": ["injection"]},
     "canary": {"kind": "canary"},
     "refusal_correct": {"kind": "refusal_correct"},
-    "pii": {"kind": "pii"},
-    "pii_leak": {"kind": "pii_leak"},
+    "pii": {"kind": "pii", "kinds": ["secret"]},
+    "pii_leak": {"kind": "pii_leak", "kinds": ["email", "card"]},
 }
 
 ODD_CASES = [

@@ -2,10 +2,6 @@
 ``injection``, ``canary``, ``refusal_correct`` (attack and refusal suites), ``pii_leak`` and
 ``pii`` (personal data and secrets), ``toxicity``."""
 
-import importlib
-
-for _name in ("assay.safety.attacks._scorers", "assay.safety.pii._scorers", "assay.safety.toxicity._scorer"):
-    try:  # TEMPORARY while the parts land
-        importlib.import_module(_name)
-    except ModuleNotFoundError:
-        pass
+from assay.safety.attacks import _scorers as _attack_scorers  # noqa: F401
+from assay.safety.pii import _scorers as _pii_scorers  # noqa: F401
+from assay.safety.toxicity import _scorer as _toxicity_scorer  # noqa: F401
