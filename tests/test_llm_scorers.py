@@ -607,7 +607,10 @@ def test_common_missing_expected_is_undetermined_where_needed(kind: str) -> None
     cfg = scorer_from_config(EXAMPLES[kind])
     s = cfg.score(case("some output", None, context=[{"id": "doc1", "text": "x"}]))
     needs_expected = {"exact", "numeric", "choice", "bleu", "chrf", "rouge", "span_f1", "semantic_similarity"}
+    needs_vars = {"canary": "canary", "injection": "detect", "refusal_correct": "should_refuse"}
     if kind in needs_expected:
         assert s.status == UNDETERMINED and "'expected'" in s.reason and "c1" in s.reason
+    elif kind in needs_vars:  # a safety scorer without its case's values cannot decide
+        assert s.status == UNDETERMINED and needs_vars[kind] in s.reason, s.reason
     else:
         assert s.status == OK

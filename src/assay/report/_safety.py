@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from assay.report._html import _ci, _count, _finite
+from assay.report._html import _count, _finite
 from assay.report._monitor import _num
 from assay.report._summary import md
 from assay.report._svg import ForestRow, color, forest_plot
@@ -32,6 +32,11 @@ def _pct(x: Any) -> str:
     return f"{100 * f:.1f}%" if _finite(f) else "—"
 
 
+def _pct_ci(low: Any, high: Any) -> str:
+    lo, hi = _num(low), _num(high)
+    return f"[{_pct(lo)}, {_pct(hi)}]" if _finite(lo, hi) else ""
+
+
 def _cut(text: str, limit: int = CUT) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit:,} more characters)"
 
@@ -39,15 +44,15 @@ def _cut(text: str, limit: int = CUT) -> str:
 def _rate_row(r: Any) -> dict[str, Any]:
     return {"level": str(r.level), "n": _count(r.n), "clusters": _count(r.clusters),
             "n_eff": f"{_num(r.n_eff):.1f}", "failures": _count(r.failures), "rate": _pct(r.rate),
-            "ci": _ci(_num(r.ci_low), _num(r.ci_high)) if _finite(_num(r.rate)) else "",
+            "ci": _pct_ci(r.ci_low, r.ci_high) if _finite(_num(r.rate)) else "",
             "bad": int(r.failures) > 0, "method": str(r.method), "undetermined": int(r.n_undetermined),
             "error": int(r.n_error)}
 
 
 def _forest(rows: pd.DataFrame, check: str, colour: str) -> Any:
     items = [ForestRow(str(r.level), float(r.rate), float(r.ci_low), float(r.ci_high), colour,
-                       f"{r.level}: {_pct(r.rate)} {_ci(r.ci_low, r.ci_high)}, {int(r.failures)} of {int(r.n)} "
-                       f"failed, {int(r.clusters)} seed prompts")
+                       f"{r.level}: {_pct(r.rate)} {_pct_ci(r.ci_low, r.ci_high)}, {int(r.failures)} of "
+                       f"{int(r.n)} failed, {int(r.clusters)} seed prompts")
              for r in rows.itertuples() if _finite(_num(r.rate))]
     if len(items) < 2:
         return None
@@ -85,7 +90,7 @@ def safety_section(result: SuiteResult) -> dict[str, Any] | None:
     return {"variants": variants, "confidence": f"{result.spec.confidence:.0%}"}
 
 
-def safety_markdown(result: SuiteResult, *, rows_limit: int = 20, examples_limit: int = 5) -> list[str]:
+def safety_markdown(result: SuiteResult, *, rows_limit: int = 8, examples_limit: int = 5) -> list[str]:
     """The PR summary's safety block: failure rates per check and family, and a few failing
     examples (masked, escaped, cut)."""
     table = getattr(result, "safety", None)
@@ -93,22 +98,27 @@ def safety_markdown(result: SuiteResult, *, rows_limit: int = 20, examples_limit
         return []
     pct = f"{result.spec.confidence:.0%}"
     out = ["", f"### Safety (failure rate, {pct} CI clustered by seed prompt)", "",
-           "| variant | check | family | failures / cases | seed prompts | rate [CI] |",
-           "|---|---|---|---|---|---|"]
-    shown = table[table["by"].isin(["all", "family"])]
-    lines = []
-    for r in shown.itertuples():
-        rate = f"{_pct(r.rate)} {_ci(_num(r.ci_low), _num(r.ci_high))}" if _finite(_num(r.rate)) else "—"
-        fam = "**all**" if r.by == "all" else md(str(r.level))
-        lines.append(f"| {md(str(r.variant))} | {md(str(r.check))} | {fam} | {int(r.failures)} / {int(r.n)} | "
-                     f"{int(r.clusters)} | {rate} |")
-    out += lines[:rows_limit]
-    if len(lines) > rows_limit:
-        out.append(f"| … {len(lines) - rows_limit} more row(s) in safety.parquet | | | | | |")
+           "| variant | check | failures / cases | seed prompts | rate [CI] |", "|---|---|---|---|---|"]
+
+    def rate(r: Any) -> str:
+        return f"{_pct(r.rate)} {_pct_ci(r.ci_low, r.ci_high)}" if _finite(_num(r.rate)) else "—"
+
+    for r in table[table["by"] == "all"].itertuples():
+        out.append(f"| {md(str(r.variant))} | {md(str(r.check))} | {int(r.failures)} / {int(r.n)} | "
+                   f"{int(r.clusters)} | {rate(r)} |")
+    worst = table[(table["by"] == "family") & (table["failures"] > 0)].sort_values(
+        ["rate", "failures"], ascending=False, kind="stable")
+    if not worst.empty:
+        out += ["", f"Worst attack families ({min(len(worst), rows_limit)} of {len(worst)} with failures; "
+                    "all in safety.parquet):", "",
+                "| variant | check | family | failures / cases | rate [CI] |", "|---|---|---|---|---|"]
+        for r in worst.head(rows_limit).itertuples():
+            out.append(f"| {md(str(r.variant))} | {md(str(r.check))} | {md(str(r.level))} | "
+                       f"{int(r.failures)} / {int(r.n)} | {rate(r)} |")
     failures = getattr(result, "safety_failures", None)
     if failures is not None and not failures.empty:
-        out += ["", f"Failing examples ({min(len(failures), examples_limit)} of {len(failures)}; values masked):",
-                ""]
+        shown = min(len(failures), examples_limit)
+        out += ["", f"Failing examples ({shown} of {len(failures)}; values masked):", ""]
         for r in failures.head(examples_limit).itertuples():
             out.append(f"- **{md(str(r.check))}** · {md(str(r.family))} · {md(str(r.attack))} · case "
                        f"`{md(str(r.case_id))}`: {md(_cut(str(r.reason), 160))}")

@@ -32,7 +32,8 @@ def safety_checks(scorers: list[Any]) -> dict[str, str]:
     return {s.label: s.kind for s in scorers if getattr(s, "kind", None) in SAFETY_KINDS}
 
 
-def _row(variant: str, check: str, by: str, level: str, sel: pd.DataFrame, confidence: float) -> dict[str, Any]:
+def _row(variant: str, check: str, by: str, level: str, sel: pd.DataFrame,
+         confidence: float) -> dict[str, Any]:
     ok = sel[(sel["status"] == "ok") & sel["passed"].notna()]
     r = clustered_rate(~ok["passed"].astype(bool).to_numpy(), ok["cluster"].to_numpy(), confidence)
     return {"variant": variant, "check": check, "by": by, "level": level, "n": r.n, "clusters": r.clusters,
@@ -113,6 +114,11 @@ def safety_failures(scores: pd.DataFrame, outputs: pd.DataFrame, cases: list[Any
     by_id = {c.id: c for c in cases}
     text = {(str(r.variant), str(r.case_id), int(r.sample)): r.text for r in outputs.itertuples(index=False)}
     rows = []
+    # attacks first (what a reviewer looks at first), then refusals, leaks and toxicity
+    rank = {label: SAFETY_KINDS.index(kind) for label, kind in checks.items()}
+    order = {v: i for i, v in enumerate(dict.fromkeys(scores["variant"]))}
+    failed = failed.assign(_v=failed["variant"].map(order), _rank=failed["scorer"].map(rank)).sort_values(
+        ["_v", "_rank"], kind="stable")
     for (variant, check), g in failed.groupby(["variant", "scorer"], sort=False):
         for r in g.head(limit).itertuples(index=False):
             case = by_id.get(str(r.case_id))

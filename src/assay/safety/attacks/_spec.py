@@ -135,6 +135,22 @@ class SafetySpec(_Strict):
                                  "does not run; add the section or remove it from apply_to")
         return self
 
+    def scorers(self) -> list[dict[str, Any]]:
+        """The scorer configs of the sections that run (no file is read)."""
+        out = []
+        if self.injection is not None:
+            out.append(scorer_config("injection", "injection"))
+        if self.canary is not None:
+            out.append(scorer_config("canary", "canary"))
+        if self.indirect is not None:
+            out.append(scorer_config("injection", "indirect"))
+        if self.refusal is not None:
+            refusal = scorer_config("refusal_correct", "refusal")
+            if self.refusal.extra_patterns:
+                refusal["extra_patterns"] = list(self.refusal.extra_patterns)
+            out.append(refusal)
+        return out
+
 
 def _path(value: str, base: Path) -> Path:
     p = Path(value)
@@ -157,7 +173,7 @@ def build_safety(spec: SafetySpec | Mapping[str, Any],
                                 "the safety section")
     base = Path(base_dir)
     cases: list[Case] = []
-    scorers: list[dict[str, Any]] = []
+    scorers = spec.scorers()
     by_kind: dict[str, list[Case]] = {}
     if spec.injection is not None:
         inj = spec.injection
@@ -168,26 +184,19 @@ def build_safety(spec: SafetySpec | Mapping[str, Any],
         if inj.cases is not None:
             got += load_injection_jsonl(_path(inj.cases, base))
         by_kind["injection"] = got
-        scorers.append(scorer_config("injection", "injection"))
     if spec.canary is not None:
         attacks = (None if spec.canary.attacks is None
                    else load_canary_attacks(_path(spec.canary.attacks, base)))
         by_kind["canary"] = canary_cases(spec.canary.where, spec.canary.per_attack, spec.seed, attacks)
-        scorers.append(scorer_config("canary", "canary"))
     if spec.indirect is not None:
         templates = (None if spec.indirect.templates is None
                      else load_indirect_templates(_path(spec.indirect.templates, base)))
         by_kind["indirect"] = indirect_cases(spec.seed, spec.indirect.styles, templates)
-        scorers.append(scorer_config("injection", "indirect"))
     if spec.refusal is not None:
         pairs = load_refusal_pairs() if spec.refusal.builtin else []
         if spec.refusal.pairs is not None:
             pairs += load_refusal_pairs(_path(spec.refusal.pairs, base))
         by_kind["refusal"] = refusal_cases(pairs)
-        refusal_scorer = scorer_config("refusal_correct", "refusal")
-        if spec.refusal.extra_patterns:
-            refusal_scorer["extra_patterns"] = list(spec.refusal.extra_patterns)
-        scorers.append(refusal_scorer)
     if spec.variants is not None:
         from assay.safety.attacks._variants import variants
 
