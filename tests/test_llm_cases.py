@@ -45,7 +45,7 @@ def test_inline_jsonl_csv_and_parquet_give_the_same_cases(tmp_path: Path) -> Non
 @pytest.mark.parametrize(("cases", "message"), [
     ([{"input": "x"}], r"cases\[0\]: the case has no 'id'"),
     ([{"id": "a"}], r"case 'a'\): give 'input' .* or 'messages'"),
-    ([{"id": "a", "input": "x"}, {"id": "a", "input": "y"}], r"case id 'a' repeats \(rows 1 and 2\)"),
+    ([{"id": "a", "input": "x"}, {"id": "a", "input": "y"}], r"case id 'a' repeats \(row 1 and row 2\)"),
     ([{"id": "a", "input": "x", "answer": "y"}], r"unknown case field\(s\) 'answer'.*under 'vars'"),
     ([{"id": "a", "messages": [{"role": "robot", "content": "x"}]}], r"messages\[0\] must be"),
     ([{"id": "a", "input": "x", "context": [{"id": "d"}]}], r"context\[0\] must be text or \{id, text\}"),

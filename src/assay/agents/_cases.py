@@ -42,6 +42,7 @@ from pydantic import (
 
 from assay._errors import InputError
 from assay.agents._match import Matcher, compile_check, parse_matchers
+from assay.llm._cases import check_cases
 from assay.llm._rows import read_records
 from assay.llm.providers._types import canonical_json
 
@@ -264,14 +265,7 @@ def load_agent_cases(source: str | list[Any], base_dir: str | Path = ".") -> lis
             raise InputError(f"{path}: an agent cases file must be .jsonl, .yaml or .json (got {suffix!r}); "
                              "nested fields such as expected_calls do not fit CSV")
         cases = [parse_agent_case(r, f"{path} row {i + 1}") for i, r in enumerate(rows)]
-    if not cases:
-        raise InputError(f"{where}: no cases; a suite needs at least one")
-    seen: dict[str, int] = {}
-    for i, c in enumerate(cases):
-        if c.id in seen:
-            raise InputError(f"{where}: case id {c.id!r} repeats (row {seen[c.id] + 1} and row {i + 1}); "
-                             "ids must be unique")
-        seen[c.id] = i
+    check_cases(cases, where)
     return cases
 
 

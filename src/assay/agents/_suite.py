@@ -110,16 +110,7 @@ class AgentSuiteSpec(BaseModel):
 
     def comparison(self) -> tuple[str, list[str]] | None:
         """(baseline, candidates) by provider name, or None with fewer than two agents."""
-        names = [p.name for p in self.variants()]
-        if not self.compare.enabled or len(names) < 2:
-            return None
-        base = self.compare.baseline or names[0]
-        cands = self.compare.candidates or [n for n in names if n != base]
-        unknown = [n for n in [base, *cands] if n not in names]
-        if unknown:
-            raise SpecError(f"compare names unknown agent(s) {', '.join(map(repr, unknown))}; agents: "
-                            f"{', '.join(names)}")
-        return base, [c for c in cands if c != base]
+        return self.compare.pick([p.name for p in self.variants()], "agent")
 
 
 def load_agent_suite(path: str | Path) -> AgentSuiteSpec:

@@ -133,12 +133,17 @@ def load_cases(source: str | list[Any], base_dir: Path) -> list[Case]:
         rows = read_records(path, noun="case", key="'cases' in the suite", kinds="cases")
         cases = [parse_case(r, f"{path} row {i + 1}") for i, r in enumerate(rows)]
         where = str(path)
+    check_cases(cases, where)
+    return cases
+
+
+def check_cases(cases: list[Any], where: str) -> None:
+    """At least one case, and unique ids; errors name ``where`` and the rows."""
     if not cases:
         raise InputError(f"{where}: no cases; a suite needs at least one")
     seen: dict[str, int] = {}
     for i, c in enumerate(cases):
         if c.id in seen:
-            raise InputError(f"{where}: case id {c.id!r} repeats (rows {seen[c.id] + 1} and {i + 1}); "
+            raise InputError(f"{where}: case id {c.id!r} repeats (row {seen[c.id] + 1} and row {i + 1}); "
                              "ids must be unique")
         seen[c.id] = i
-    return cases

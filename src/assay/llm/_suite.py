@@ -76,6 +76,19 @@ class SuiteCompareSpec(_Strict):
     candidates: list[str] | None = None  # default: every other variant
     enabled: bool = True
 
+    def pick(self, names: list[str], noun: str) -> tuple[str, list[str]] | None:
+        """(baseline, candidates) among ``names``, or None with fewer than two; an unknown name
+        is an error listing the known ones (``noun``: variant, agent)."""
+        if not self.enabled or len(names) < 2:
+            return None
+        base = self.baseline or names[0]
+        cands = self.candidates or [n for n in names if n != base]
+        unknown = [n for n in [base, *cands] if n not in names]
+        if unknown:
+            raise SpecError(f"compare names unknown {noun}(s) {', '.join(map(repr, unknown))}; "
+                            f"{noun}s: {', '.join(names)}")
+        return base, [c for c in cands if c != base]
+
 
 class SuiteSpec(_Strict):
     """A complete LLM evaluation (see ``assay.llm``)."""
@@ -185,16 +198,7 @@ class SuiteSpec(_Strict):
 
     def comparison(self) -> tuple[str, list[str]] | None:
         """(baseline, candidates) by variant name, or None when there is nothing to compare."""
-        names = [v.name for v in self.variants()]
-        if not self.compare.enabled or len(names) < 2:
-            return None
-        base = self.compare.baseline or names[0]
-        cands = self.compare.candidates or [n for n in names if n != base]
-        unknown = [n for n in [base, *cands] if n not in names]
-        if unknown:
-            raise SpecError(f"compare names unknown variant(s) {', '.join(map(repr, unknown))}; "
-                            f"variants: {', '.join(names)}")
-        return base, [c for c in cands if c != base]
+        return self.compare.pick([v.name for v in self.variants()], "variant")
 
     def scorer_configs(self) -> list[Any]:
         """The scorers, rebuilt from their mappings (judges included), then the safety section's."""
