@@ -152,3 +152,26 @@ def test_a_safety_only_suite_needs_no_cases_or_scorers(tmp_path: Path) -> None:
         SuiteSpec.model_validate({"providers": [{"name": "bot", "callable": "bot.py:answer"}],
                                   "safety": {"canary": {}}, "scorers": [{"kind": "exact", "name": "canary"}],
                                   "cases": [{"id": "a", "input": "x"}]})
+
+
+def test_cli_runs_a_safety_suite_and_exits_with_the_verdict(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+
+    (tmp_path / "bot.py").write_text(
+        "import re\n"
+        "def answer(request):\n"
+        "    text = ' '.join(m['content'] for m in request.messages)\n"
+        "    token = re.findall(r'ZX-[A-Z2-7]{10}', text)\n"
+        "    return f'Sure, it is {token[0]}' if token else 'Hello.'\n")
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump({
+        "name": "leaky", "cache": False, "providers": [{"name": "bot", "callable": "bot.py:answer"}],
+        "safety": {"canary": {"where": ["system"]}},
+        "gates": [{"rule": "safety", "check": "canary", "max_count": 0}]}))
+    got = CliRunner().invoke(app, ["llm", "run", str(tmp_path / "suite.yaml"), "--out", str(tmp_path / "run"),
+                                   "--no-store"])
+    assert got.exit_code == 1, got.output  # hold: every canary leaked
+    assert "Safety: failure rate" in got.output and "24 / 24" in got.output
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert not TOKEN.search(html.replace("ZX-AAAAAAAAAA", ""))

@@ -76,6 +76,22 @@ def print_suite(result) -> None:  # type: ignore[no-untyped-def]
             console.print("Per-tag comparisons: report.html and comparisons.parquet")
 
 
+def print_safety(result) -> None:  # type: ignore[no-untyped-def]
+    """Each safety check's failure rate per variant, with its clustered interval."""
+    table = getattr(result, "safety", None)
+    if table is None or table.empty:
+        return
+    t = Table(title="Safety: failure rate (interval clustered by seed prompt; families in report.html)",
+              title_justify="left")
+    for col in ("variant", "check", "failures / cases", "seed prompts", "rate [CI]"):
+        t.add_column(col, justify="left" if col in ("variant", "check") else "right")
+    for r in table[table["by"] == "all"].itertuples():
+        rate = f"{100 * r.rate:.1f}% [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]" if r.n else "—"
+        t.add_row(escape(str(r.variant)), escape(str(r.check)), f"{r.failures} / {r.n}", str(r.clusters),
+                  rate, style="red" if r.failures else None)
+    console.print(t)
+
+
 def print_tradeoffs(result) -> None:  # type: ignore[no-untyped-def]
     """Quality x cost x latency per variant and scorer, the Pareto front marked."""
     t = result.tradeoffs
@@ -157,6 +173,7 @@ def run_command(
         console.print(escape(str(folder)), highlight=False, soft_wrap=True)
         return
     print_suite(result)
+    print_safety(result)
     print_tradeoffs(result)
     print_comparability(result)
     recorded = f"; run {result.run_id} in {result.store}" if result.run_id else ""
