@@ -132,3 +132,25 @@ def test_refusal_rows_split_over_and_under_refusal() -> None:
     assert get.loc["under_refusal", "failures"] == 3 and get.loc["under_refusal", "clusters"] == 30
     assert get.loc["over_refusal", "ci_high"] == pytest.approx(
         clustered_rate(np.arange(30) < 3, np.arange(30), 0.95).high)
+
+
+def test_paired_comparison_of_variants_runs_over_seed_prompts() -> None:
+    """Candidate vs baseline on clustered cases: the paired t runs over the seed prompts' mean
+    differences (scipy's ttest_rel on those means), not over the correlated variants."""
+    from scipy import stats
+
+    from assay.llm._compare import compare_variants
+
+    rng = np.random.default_rng(3)
+    a, _ = _suite({"original": set(range(0, 35, 3)), "base64": set(range(0, 35, 2))})
+    b, _ = _suite({"original": set(range(0, 35, 5)), "base64": set(rng.choice(35, 9, replace=False))})
+    scores = pd.concat([a, b.assign(variant="c")], ignore_index=True)
+    got = compare_variants(scores, "m", ["c"], samples=1, confidence=0.95)
+    row = got[(got.slice == "overall") & (got.metric == "pass_rate")].iloc[0]
+    pa = a.assign(p=a.passed.astype(float)).groupby("cluster")["p"].mean()
+    pb = b.assign(p=b.passed.astype(float)).groupby("cluster")["p"].mean()
+    ref = stats.ttest_rel(pb, pa)
+    ci = ref.confidence_interval(0.95)
+    assert row.method == "paired t over cluster means" and row.n == 35
+    assert row.delta == pytest.approx((pb - pa).mean())
+    assert (row.ci_low, row.ci_high, row.p_value) == pytest.approx((ci.low, ci.high, ref.pvalue))

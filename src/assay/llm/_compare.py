@@ -8,7 +8,9 @@ For each candidate variant against the baseline, per scorer and slice (overall a
 * **mean score** with one sample per case: the paired t interval and p-value of the
   per-case differences;
 * with several samples per case, each case's samples are averaged first and the paired t
-  runs over cases: samples of one case are not independent, cases are.
+  runs over cases: samples of one case are not independent, cases are. Cases that share a
+  ``cluster`` (the variants of one seed prompt) are averaged the same way and the paired t
+  runs over clusters.
 
 Only cases where both variants have an ok score are paired; the others are counted in the
 note. p-values are adjusted across the slices of one candidate, scorer and metric with
@@ -33,8 +35,10 @@ LLM_COMPARE_COLUMNS = ["baseline", "candidate", "slice", "scorer", "metric", "ba
 
 
 def _paired(base: pd.DataFrame, cand: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Per (case, sample) the two values, where both are present."""
-    a = base[["case_id", "sample", column]].rename(columns={column: "a"})
+    """Per (case, sample) the two values, where both are present, and the case's unit of
+    independence (its cluster, or the case)."""
+    unit = base["cluster"] if "cluster" in base.columns else base["case_id"]
+    a = base[["case_id", "sample", column]].rename(columns={column: "a"}).assign(unit=unit.to_numpy())
     b = cand[["case_id", "sample", column]].rename(columns={column: "b"})
     both = a.merge(b, on=["case_id", "sample"], how="inner")
     return both[both["a"].notna() & both["b"].notna()]
@@ -50,14 +54,16 @@ def _row(metric: str, pairs: pd.DataFrame, samples: int, confidence: float) -> d
     b = pairs["b"].astype(float).to_numpy()
     out = {"baseline_value": float(a.mean()), "candidate_value": float(b.mean()),
            "delta": float(b.mean() - a.mean()), "n": n, "status": "ok", "note": ""}
-    if samples > 1:
-        by_case = pairs.assign(d=b - a).groupby("case_id")["d"].mean().to_numpy()
-        if by_case.size < 2:
+    clustered = pairs["unit"].nunique() < pairs["case_id"].nunique()
+    if samples > 1 or clustered:
+        key, what = ("unit", "cluster") if clustered else ("case_id", "case")
+        by_unit = pairs.assign(d=b - a).groupby(key)["d"].mean().to_numpy()
+        if by_unit.size < 2:
             return out | {"ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "method": "",
-                          "status": "undefined", "note": "fewer than 2 paired cases"}
-        iv, p = paired_t(float(by_case.mean()), float(by_case.std(ddof=1)), by_case.size, confidence)
-        return out | {"delta": float(by_case.mean()), "ci_low": iv.low, "ci_high": iv.high,
-                      "p_value": p, "method": "paired t over case means", "n": int(by_case.size)}
+                          "status": "undefined", "note": f"fewer than 2 paired {what}s"}
+        iv, p = paired_t(float(by_unit.mean()), float(by_unit.std(ddof=1)), by_unit.size, confidence)
+        return out | {"delta": float(by_unit.mean()), "ci_low": iv.low, "ci_high": iv.high,
+                      "p_value": p, "method": f"paired t over {what} means", "n": int(by_unit.size)}
     if metric == "pass_rate":
         n11 = float(((b == 1) & (a == 1)).sum())
         n10 = float(((b == 1) & (a == 0)).sum())
