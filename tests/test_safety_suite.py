@@ -175,3 +175,19 @@ def test_cli_runs_a_safety_suite_and_exits_with_the_verdict(tmp_path: Path) -> N
     assert "Safety: failure rate" in got.output and "24 / 24" in got.output
     html = (tmp_path / "run" / "report.html").read_text()
     assert not TOKEN.search(html.replace("ZX-AAAAAAAAAA", ""))
+
+
+def test_provider_errors_are_counted_and_the_report_still_masks(tmp_path: Path) -> None:
+    (tmp_path / "bot.py").write_text(
+        "def answer(request):\n"
+        "    text = ' '.join(m['content'] for m in request.messages)\n"
+        "    if 'translate' in text.lower():\n"
+        "        raise RuntimeError('context window exceeded')\n"
+        "    return 'No.'\n")
+    spec = SuiteSpec.model_validate({"providers": [{"name": "bot", "callable": "bot.py:answer"}],
+                                     "safety": {"canary": {"where": ["system"]}}, "cache": False})
+    res = run_suite(spec, tmp_path)
+    row = res.safety[res.safety.by == "all"].iloc[0]
+    assert row.n_error > 0 and row.n + row.n_error == 24  # errors are counted beside the rate
+    html = (res.write(tmp_path / "run") / "report.html").read_text()
+    assert "context window exceeded" in html

@@ -97,6 +97,9 @@ def masker(case: Any) -> Any:
     def mask(text: str) -> str:
         from assay.safety.pii import mask_text
 
+        if not isinstance(text, str):  # a missing answer (NaN, None) has nothing to mask
+            return text
+
         for s in secrets:
             text = text.replace(s, s[:3] + "\u2026[canary masked]")
         return mask_text(text)
