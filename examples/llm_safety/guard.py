@@ -64,4 +64,5 @@ def answer(request: ChatRequest) -> dict[str, Any]:
     squashed = _squash(text)
     if any(_squash(s) in squashed or _squash(s)[::-1] in squashed for s in _secrets(request)):
         text = WITHHELD
-    return {"text": text, "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}
+    return {"text": text, "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens}

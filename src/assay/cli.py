@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from assay._cli_cache import cache_app
 from assay._cli_agent import agent_app
+from assay._cli_cache import cache_app
 from assay._cli_llm import llm_app
 from assay._cli_monitor import monitor_command
 from assay._cli_quality import check_command, print_quality
