@@ -417,7 +417,7 @@ def test_bad_input_errors_name_file_row_column_and_fix(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="labels.csv: no label rows"):
         load(pd.DataFrame({"case_id": [], "label": []}))
     (tmp_path / "bad.jsonl").write_text('{"case_id": "c0", "label": "yes"}\n{"case_id": \n')
-    with pytest.raises(InputError, match=r"bad.jsonl:2: not a JSON object"):
+    with pytest.raises(InputError, match=r"bad.jsonl line 2: not valid JSON"):
         load_labels(CalibrationSpec(labels="bad.jsonl"), tmp_path)
     with pytest.raises(InputError, match="labels file not found"):
         load_labels(CalibrationSpec(labels="missing.csv"), tmp_path)

@@ -58,7 +58,7 @@ def test_bad_cases_are_named(tmp_path: Path, cases: list, message: str) -> None:
 
 def test_file_errors_name_the_file_and_row(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"id": "a", "input": "x"}\n{"id": "b", \n')
-    with pytest.raises(InputError, match=r"bad.jsonl:2: not a JSON object"):
+    with pytest.raises(InputError, match=r"bad.jsonl line 2: not valid JSON"):
         load_cases("bad.jsonl", tmp_path)
     bad = pd.DataFrame([{"id": "a", "input": "x", "context": "[not json"}])
     bad.to_csv(tmp_path / "bad.csv", index=False)

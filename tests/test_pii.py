@@ -516,7 +516,7 @@ def test_load_labelled_names_the_line(tmp_path: Path) -> None:
         '"spans": []}\n',
         encoding="utf-8",
     )
-    with pytest.raises(InputError, match=r"set.jsonl, line 3: 'text' must be a string"):
+    with pytest.raises(InputError, match=r"set.jsonl line 3: 'text' must be a string"):
         load_labelled(path)
     path.write_text('{"header": {"seed": 1}}\n{"id": "a", "text": "x", "spans": []}\n', encoding="utf-8")
     assert load_labelled(path) == [{"id": "a", "text": "x", "spans": []}]

@@ -3,12 +3,12 @@ suites shipped with assay (``assay/safety/attacks/data``)."""
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from assay._errors import InputError, repeated
+from assay.llm._rows import jsonl_lines
 
 #: the suites shipped with assay, by name
 BUILTIN = {"injection": "injection_seeds.jsonl", "canary": "canary_attacks.jsonl",
@@ -29,20 +29,7 @@ def read_jsonl(path: str | Path, what: str) -> list[tuple[int, dict[str, Any]]]:
     if not p.is_file():
         raise InputError(f"{p}: no such file; give the path to a JSONL file of {what} "
                          "(one JSON object a line)")
-    out: list[tuple[int, dict[str, Any]]] = []
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{p} line {lineno}: not valid JSON ({exc.msg} at column {exc.colno}); each "
-                                 f"line holds one {what[:-1] if what.endswith('s') else what} as a JSON "
-                                 "object") from None
-            if not isinstance(rec, dict):
-                raise InputError(f"{p} line {lineno}: expected a JSON object, got {type(rec).__name__}")
-            out.append((lineno, rec))
+    out = jsonl_lines(p, what[:-1] if what.endswith("s") else what)
     if not out:
         raise InputError(f"{p}: the file has no {what}")
     return out

@@ -19,7 +19,6 @@ Intervals are Wilson score intervals on ``n_pred`` and ``n_gold``. A row with no
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from assay._errors import InputError
+from assay.llm._rows import jsonl_lines
 from assay.safety.pii._find import find_pii
 from assay.safety.pii._finding import KINDS, Finding, check_kinds
 from assay.stats import wilson_interval
@@ -41,19 +41,8 @@ def load_labelled(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         raise InputError(f"labelled PII set {path} does not exist")
-    records = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}, line {line_no}: not valid JSON ({exc.msg})") from None
-            if isinstance(obj, dict) and set(obj) == {"header"}:
-                continue
-            records.append(check_record(obj, f"{path}, line {line_no}"))
-    return records
+    return [check_record(obj, f"{path} line {k}") for k, obj in jsonl_lines(path, "labelled record")
+            if set(obj) != {"header"}]
 
 
 def check_record(obj: Any, where: str) -> dict[str, Any]:
