@@ -38,7 +38,6 @@ import hashlib
 import json
 import re
 from collections import Counter
-from difflib import get_close_matches
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -49,7 +48,7 @@ from assay.agents._loop import ERROR as STOP_ERROR
 from assay.agents._loop import MAX_STEPS, Trace
 from assay.agents._match import match_subset
 from assay.agents._tools import ToolCallRecord
-from assay.llm._score import ERROR, OK, UNDETERMINED, Score
+from assay.llm._score import ERROR, OK, UNDETERMINED, Score, kind_class, register_kind
 
 
 class AgentScorer(BaseModel):
@@ -97,15 +96,7 @@ A = TypeVar("A", bound=type[AgentScorer])
 
 def register_agent_scorer(cls: A) -> A:
     """Class decorator: register an agent scorer under its ``kind`` default."""
-    field_info = cls.model_fields.get("kind")
-    kind = field_info.default if field_info is not None else None
-    if not isinstance(kind, str) or not kind:
-        raise ValueError(f"{cls.__name__} must declare `kind: Literal['<name>'] = '<name>'`")
-    if kind in AGENT_SCORERS and AGENT_SCORERS[kind] is not cls:
-        raise ValueError(f"agent scorer kind {kind!r} is already registered by "
-                         f"{AGENT_SCORERS[kind].__qualname__}")
-    AGENT_SCORERS[kind] = cls
-    return cls
+    return register_kind(AGENT_SCORERS, cls, "agent scorer")  # type: ignore[no-any-return]
 
 
 def agent_scorer_kinds() -> list[str]:
@@ -117,16 +108,8 @@ def agent_scorer_from_config(raw: dict[str, Any] | AgentScorer) -> AgentScorer:
     kind or key and list what is allowed."""
     if isinstance(raw, AgentScorer):
         return raw
-    if not isinstance(raw, dict) or "kind" not in raw:
-        raise SpecError(f"an agent scorer is a mapping with a 'kind' key, one of "
-                        f"{', '.join(agent_scorer_kinds())}; got {raw!r}")
+    cls = kind_class(AGENT_SCORERS, raw, "agent scorer")
     kind = raw["kind"]
-    cls = AGENT_SCORERS.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        close = get_close_matches(str(kind), agent_scorer_kinds(), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise SpecError(f"unknown agent scorer kind {kind!r}{hint} Known kinds: "
-                        f"{', '.join(agent_scorer_kinds())}")
     try:
         return cls.model_validate(raw)
     except ValidationError as exc:

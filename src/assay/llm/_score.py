@@ -154,18 +154,39 @@ SCORERS: dict[str, type[ScorerConfig]] = {}
 S = TypeVar("S", bound=type[ScorerConfig])
 
 
-def register_scorer(cls: S) -> S:
-    """Class decorator: register a scorer config under its ``kind`` default. A kind already
-    registered by another class is an error (rename the kind)."""
+def register_kind(registry: dict[str, Any], cls: Any, noun: str) -> Any:
+    """Register ``cls`` in ``registry`` under its ``kind`` default (scorers, agent scorers). A
+    kind already registered by another class is an error (rename the kind)."""
     field_info = cls.model_fields.get("kind")
     kind = field_info.default if field_info is not None else None
     if not isinstance(kind, str) or not kind:
         raise ValueError(f"{cls.__name__} must declare `kind: Literal['<name>'] = '<name>'` to be registered")
-    if kind in SCORERS and SCORERS[kind] is not cls:
-        raise ValueError(f"scorer kind {kind!r} is already registered by {SCORERS[kind].__qualname__}; "
+    if kind in registry and registry[kind] is not cls:
+        raise ValueError(f"{noun} kind {kind!r} is already registered by {registry[kind].__qualname__}; "
                          f"give {cls.__qualname__} another kind")
-    SCORERS[kind] = cls
+    registry[kind] = cls
     return cls
+
+
+def kind_class(registry: dict[str, Any], raw: Any, noun: str) -> Any:
+    """The registered class of a config mapping's ``kind``; errors list the known kinds and
+    suggest the closest."""
+    known = sorted(registry)
+    if not isinstance(raw, dict) or "kind" not in raw:
+        raise SpecError(f"a {noun} is a mapping with a 'kind' key, one of {', '.join(known)}; got {raw!r}")
+    kind = raw["kind"]
+    cls = registry.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        close = get_close_matches(str(kind), known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SpecError(f"unknown {noun} kind {kind!r}{hint} Known kinds: {', '.join(known)}")
+    return cls
+
+
+def register_scorer(cls: S) -> S:
+    """Class decorator: register a scorer config under its ``kind`` default. A kind already
+    registered by another class is an error (rename the kind)."""
+    return register_kind(SCORERS, cls, "scorer")  # type: ignore[no-any-return]
 
 
 def scorer_kinds() -> list[str]:
@@ -180,17 +201,10 @@ def scorer_from_config(raw: dict[str, Any] | ScorerConfig) -> ScorerConfig:
     Errors name the kind or key and list what is allowed."""
     if isinstance(raw, ScorerConfig):
         return raw
-    if not isinstance(raw, dict) or "kind" not in raw:
-        raise SpecError(f"a scorer is a mapping with a 'kind' key, one of {', '.join(scorer_kinds())}; "
-                        f"got {raw!r}")
-    kind = raw["kind"]
-    if isinstance(kind, str) and kind not in SCORERS:
+    if isinstance(raw, dict) and isinstance(raw.get("kind"), str) and raw["kind"] not in SCORERS:
         import assay.safety.scorers  # noqa: F401 - registers the safety kinds on first use
-    cls = SCORERS.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        close = get_close_matches(str(kind), scorer_kinds(), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise SpecError(f"unknown scorer kind {kind!r}{hint} Known kinds: {', '.join(scorer_kinds())}")
+    cls = kind_class(SCORERS, raw, "scorer")
+    kind = raw["kind"]
     try:
         return cls.model_validate(raw)
     except ValidationError as exc:
