@@ -4,8 +4,8 @@ A suite run is a ``runs`` row with task ``llm``: its spec, its inputs (the hashe
 cases, each prompt, each scorer's configuration and each judge's fingerprint), the summary
 as result rows (model = variant, metric = ``<scorer>.<pass_rate|mean>``, slice ``overall``
 or ``tag=<t>``), the paired comparisons, the verdict, and the other tables (usage,
-tradeoffs, judges, calibration) as analysis tables. So ``assay runs list/show/diff`` work on
-suite runs as on evaluations.
+tradeoffs, judges, calibration, safety) as analysis tables. So ``assay runs list/show/diff``
+work on suite runs as on evaluations.
 
 Comparability: a judge's scores mean the same thing across runs only while its fingerprint
 (model, prompt, scale, temperature, output constraint, parser) is unchanged. A run whose
@@ -35,8 +35,12 @@ TASK = "llm"
 def suite_inputs(spec: SuiteSpec, hashes: dict[str, Any], judges: pd.DataFrame | None,
                  base_dir: str | Path) -> dict[str, Any]:
     """The run's inputs as ``{role: {path, sha256}}``: cases, prompts, scorers, judges."""
-    cases = (str((Path(base_dir) / spec.cases).resolve()) if isinstance(spec.cases, str)
-             else f"{len(spec.cases)} inline cases")
+    if isinstance(spec.cases, str):
+        cases = str((Path(base_dir) / spec.cases).resolve())
+    else:
+        cases = f"{len(spec.cases)} inline cases" if spec.cases is not None else ""
+    if spec.safety is not None:  # the hash covers the generated cases too
+        cases = " + ".join(filter(None, [cases, f"safety section (seed {spec.safety.seed})"]))
     inputs: dict[str, Any] = {"cases": {"path": cases, "sha256": hashes.get("cases")}}
     for name, sha in (hashes.get("prompts") or {}).items():
         inputs[f"prompt:{name}"] = {"path": f"prompt {name}", "sha256": sha}
@@ -156,7 +160,7 @@ def record_suite(store: RunStore, spec: SuiteSpec, base_dir: str | Path,
         result.comparability = comparability(previous, inputs)
         folder = result.write(out) if out is not None else None
         tables = {k: v for k, v in suite_tables(result).items()
-                  if k in ("usage", "tradeoffs", "judges", "calibration")}
+                  if k in ("usage", "tradeoffs", "judges", "calibration", "safety")}
         store.complete_record(run_id, results=result_rows(result.summary),
                               comparisons=comparison_rows(result.comparisons), verdict=result.verdict,
                               tables=tables, n_rows=len(result.cases), folder=folder, inputs=inputs,
