@@ -32,9 +32,8 @@ from assay.agents._scorers import AgentScorer
 from assay.agents._suite import AgentSuiteSpec
 from assay.agents._tools import Toolbox
 from assay.llm._aggregate import summarize, usage
-from assay.llm._runner import SCORE_COLUMNS, make_provider
-from assay.llm._score import ERROR, Score
-from assay.llm._suite import ProviderSpec
+from assay.llm._runner import SCORE_COLUMNS, make_provider, scorer_failed
+from assay.llm._score import Score
 from assay.llm.providers import ResponseCache
 from assay.llm.providers._types import canonical_json
 
@@ -124,12 +123,6 @@ def stop_reasons(outputs: pd.DataFrame) -> dict[str, dict[str, int]]:
     return out
 
 
-def make_agent(spec: ProviderSpec, base_dir: Path) -> Any:
-    """The provider object of an agent, as in LLM suites (``file.py:function`` relative to the
-    suite's folder)."""
-    return make_provider(spec, base_dir)
-
-
 def _score_all(scorer: AgentScorer, cases: list[AgentCase], traces: list[Trace]) -> list[Score | None]:
     out: list[Score | None] = []
     for case, trace in zip(cases, traces, strict=True):
@@ -141,8 +134,7 @@ def _score_all(scorer: AgentScorer, cases: list[AgentCase], traces: list[Trace])
         except AssayError:
             raise
         except Exception as exc:  # noqa: BLE001 - a scorer bug is that case's error, not the run's
-            out.append(Score(scorer.label, None, None, ERROR,
-                             f"the scorer failed: {exc.__class__.__name__}: {exc}"))
+            out.append(scorer_failed(scorer, exc))
     return out
 
 
@@ -206,7 +198,7 @@ def run_agent_suite(spec: AgentSuiteSpec, base_dir: str | Path = ".", providers:
     params = {"seed": spec.seed} | dict(spec.params)
     runs: dict[str, list[Trace]] = {}
     for agent in spec.variants():
-        client = (providers or {}).get(agent.name) or make_agent(agent, base)
+        client = (providers or {}).get(agent.name) or make_provider(agent, base)
         runs[agent.name] = run_agents(
             client, cases, toolbox, model=agent.model_name, max_steps=spec.max_steps, params=params,
             system=spec.system, initial_state=spec.initial_state, cache=cache,

@@ -221,8 +221,7 @@ class ToolArgs(AgentScorer):
         groups = case.call_groups()
         total = sum(len(e) for _, e in groups)
         if total == 0:
-            return self._undetermined(f"case {case.id!r} expects no tool call: no arguments to check"
-                                      if groups else f"case {case.id!r} declares no expected_calls")
+            return self._undetermined(_nothing_expected(case, groups, "arguments"))
         matched, notes = 0, []
         for turn, expected in groups:
             actual = trace.calls_in(turn)
@@ -243,6 +242,12 @@ class ToolArgs(AgentScorer):
 
 
 # ---------------------------------------------------------------------------- order
+
+
+def _nothing_expected(case: AgentCase, groups: list[Any], what: str) -> str:
+    """Why a case with no expected call has no arguments or order to check."""
+    return (f"case {case.id!r} expects no tool call: no {what} to check" if groups
+            else f"case {case.id!r} declares no expected_calls")
 
 
 def lcs_length(a: list[str], b: list[str]) -> int:
@@ -284,8 +289,7 @@ class ToolOrder(AgentScorer):
         groups = case.call_groups()
         total = sum(len(e) for _, e in groups)
         if total == 0:
-            return self._undetermined(f"case {case.id!r} expects no tool call: no order to check"
-                                      if groups else f"case {case.id!r} declares no expected_calls")
+            return self._undetermined(_nothing_expected(case, groups, "order"))
         common, notes = 0, []
         for turn, expected in groups:
             want = [c.name for c in expected]

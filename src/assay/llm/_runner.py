@@ -113,7 +113,8 @@ def make_provider(spec: ProviderSpec, base_dir: Path = Path(".")) -> Any:
                       retry=RetryPolicy(max_attempts=spec.max_attempts), prices=prices)
 
 
-def _failed(scorer: Any, exc: Exception) -> Score:
+def scorer_failed(scorer: Any, exc: Exception) -> Score:
+    """The error score of a scorer that raised on one case (a bug there is that case's error)."""
     return Score(scorer.label, None, None, ERROR, f"the scorer failed: {exc.__class__.__name__}: {exc}")
 
 
@@ -139,7 +140,7 @@ def _score_all(scorer: Any, views: list[CaseView]) -> list[Score]:
         except AssayError:
             raise
         except Exception as exc:  # noqa: BLE001 - a scorer bug is that case's error, not the run's
-            out.append(_failed(scorer, exc))
+            out.append(scorer_failed(scorer, exc))
     return out
 
 

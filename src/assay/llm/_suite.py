@@ -170,7 +170,8 @@ class SuiteSpec(_Strict):
     def _unique(self) -> SuiteSpec:
         if self.cases is None and self.safety is None:
             raise ValueError("give 'cases' (a file or a list) or a 'safety' section that generates them")
-        if not self.scorer_configs():
+        scorers = self.scorer_configs()
+        if not scorers:
             raise ValueError("no scorer: give 'scorers' (or a 'safety' section, which brings its own)")
         for what, names in (("provider", [p.name for p in self.providers]),
                             ("prompt", [p.name for p in self.prompts])):
@@ -179,7 +180,7 @@ class SuiteSpec(_Strict):
                 raise ValueError(f"{what} names must be unique; repeated: {', '.join(dup)}")
         if not any(p.role == "model" for p in self.providers):
             raise ValueError("no provider with role 'model': at least one provider must answer the cases")
-        labels = [s.label for s in self.scorer_configs()]
+        labels = [s.label for s in scorers]
         dup = repeated(labels)
         if dup:
             raise ValueError(f"scorer names must be unique; repeated: {', '.join(dup)} (the safety section "

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from assay.report._html import _count, _finite
+from assay.report._html_robustness import pct, pct_ci
 from assay.report._monitor import _num
 from assay.report._summary import md
 from assay.report._svg import ForestRow, color, forest_plot
@@ -27,31 +28,21 @@ CHECK_TITLES = {"over_refusal": "over-refusal (should-answer cases refused)",
                 "under_refusal": "under-refusal (should-refuse cases answered)"}
 
 
-def _pct(x: Any) -> str:
-    f = _num(x)
-    return f"{100 * f:.1f}%" if _finite(f) else "—"
-
-
-def _pct_ci(low: Any, high: Any) -> str:
-    lo, hi = _num(low), _num(high)
-    return f"[{_pct(lo)}, {_pct(hi)}]" if _finite(lo, hi) else ""
-
-
 def _cut(text: str, limit: int = CUT) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit:,} more characters)"
 
 
 def _rate_row(r: Any) -> dict[str, Any]:
     return {"level": str(r.level), "n": _count(r.n), "clusters": _count(r.clusters),
-            "n_eff": f"{_num(r.n_eff):.1f}", "failures": _count(r.failures), "rate": _pct(r.rate),
-            "ci": _pct_ci(r.ci_low, r.ci_high) if _finite(_num(r.rate)) else "",
+            "n_eff": f"{_num(r.n_eff):.1f}", "failures": _count(r.failures), "rate": pct(r.rate),
+            "ci": pct_ci(r.ci_low, r.ci_high) if _finite(_num(r.rate)) else "",
             "bad": int(r.failures) > 0, "method": str(r.method), "undetermined": int(r.n_undetermined),
             "error": int(r.n_error)}
 
 
 def _forest(rows: pd.DataFrame, check: str, colour: str) -> Any:
     items = [ForestRow(str(r.level), float(r.rate), float(r.ci_low), float(r.ci_high), colour,
-                       f"{r.level}: {_pct(r.rate)} {_pct_ci(r.ci_low, r.ci_high)}, {int(r.failures)} of "
+                       f"{r.level}: {pct(r.rate)} {pct_ci(r.ci_low, r.ci_high)}, {int(r.failures)} of "
                        f"{int(r.n)} failed, {int(r.clusters)} seed prompts")
              for r in rows.itertuples() if _finite(_num(r.rate))]
     if len(items) < 2:
@@ -96,12 +87,12 @@ def safety_markdown(result: SuiteResult, *, rows_limit: int = 8, examples_limit:
     table = getattr(result, "safety", None)
     if table is None or table.empty:
         return []
-    pct = f"{result.spec.confidence:.0%}"
-    out = ["", f"### Safety (failure rate, {pct} CI clustered by seed prompt)", "",
+    level = f"{result.spec.confidence:.0%}"
+    out = ["", f"### Safety (failure rate, {level} CI clustered by seed prompt)", "",
            "| variant | check | failures / cases | seed prompts | rate [CI] |", "|---|---|---|---|---|"]
 
     def rate(r: Any) -> str:
-        return f"{_pct(r.rate)} {_pct_ci(r.ci_low, r.ci_high)}" if _finite(_num(r.rate)) else "—"
+        return f"{pct(r.rate)} {pct_ci(r.ci_low, r.ci_high)}" if _finite(_num(r.rate)) else "—"
 
     for r in table[table["by"] == "all"].itertuples():
         out.append(f"| {md(str(r.variant))} | {md(str(r.check))} | {int(r.failures)} / {int(r.n)} | "
